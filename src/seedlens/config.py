@@ -1,0 +1,122 @@
+"""Typed dataclass configurations with YAML load/dump.
+
+Every run saves its resolved configuration; loading validates field names so a misspelled option is an
+error naming the option and the known ones, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tempfile
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from seedlens.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Return a dataclass config as plain YAML-safe data (tuples become lists, enums their values)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, Path):
+            return str(value)
+        if hasattr(value, "value") and type(value).__module__ != "builtins":  # Enum
+            return value.value
+        return value
+
+    result: dict[str, Any] = plain(config)
+    return result
+
+
+def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
+    """Build the dataclass ``cls`` from ``data``, recursing into nested dataclass fields.
+
+    Raises:
+        ConfigError: ``data`` has a key that ``cls`` does not know (the message names it and close matches)
+            or is not a mapping.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping; got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown option {key!r} in {where}{hint}; known: {', '.join(sorted(fields))}")
+        target = _dataclass_in(hints.get(key))
+        if target is not None and isinstance(value, dict):
+            value = from_dict(target, value, where=f"{where}.{key}")
+        elif isinstance(value, list) and _is_tuple(hints.get(key)):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return hint
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg) and isinstance(arg, type):
+                return arg
+    return None
+
+
+def _is_tuple(hint: Any) -> bool:
+    if typing.get_origin(hint) is tuple:
+        return True
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(typing.get_origin(a) is tuple for a in typing.get_args(hint))
+    return False
+
+
+def save_yaml(data: dict[str, Any], path: str | Path) -> None:
+    """Write ``data`` as YAML to ``path`` atomically (temp file + rename)."""
+    atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False).encode())
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping from ``path``.
+
+    Raises:
+        ConfigError: the file is not valid YAML or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a YAML mapping; got {type(data).__name__}")
+    return data
+
+
+def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see either the old or the new file, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
