@@ -120,3 +120,75 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A numeric constraint ``low <= value <= high`` (either bound optional; ``closed`` False = strict)."""
+
+    low: float | None = None
+    high: float | None = None
+    closed: bool = True
+    integer: bool = False
+
+    def check(self, value: Any) -> bool:
+        """Return whether ``value`` lies in the interval."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if self.low is not None and (value < self.low if self.closed else value <= self.low):
+            return False
+        return not (self.high is not None and (value > self.high if self.closed else value >= self.high))
+
+    def describe(self) -> str:
+        """Describe the interval for an error message."""
+        kind = "an integer" if self.integer else "a number"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        brackets = ("[", "]") if self.closed else ("(", ")")
+        return f"{kind} in {brackets[0]}{lo}, {hi}{brackets[1]}"
+
+
+#: A declared parameter constraint: an Interval, a set of allowed values, a type, or None (anything).
+Constraint = Interval | frozenset | type | tuple
+
+
+def validate_config(config: Any, constraints: dict[str, Any], where: str) -> None:
+    """Check the fields of a dataclass ``config`` against declared ``constraints``.
+
+    Each constraint is an :class:`Interval`, a ``frozenset`` of allowed values, or a tuple of such (any may match);
+    ``None`` values pass only when ``None`` is listed in the tuple.
+
+    Raises:
+        ConfigError: a field's value violates its constraint; the message names field, value and what is allowed.
+    """
+    for name, constraint in constraints.items():
+        value = getattr(config, name)
+        options = constraint if isinstance(constraint, tuple) else (constraint,)
+        if any(_matches(value, option) for option in options):
+            continue
+        allowed = " or ".join(_describe(option) for option in options)
+        raise ConfigError(f"{where}: {name}={value!r} is invalid; expected {allowed}")
+
+
+def _matches(value: Any, option: Any) -> bool:
+    if option is None:
+        return value is None
+    if isinstance(option, Interval):
+        return option.check(value)
+    if isinstance(option, frozenset):
+        return value in option
+    if isinstance(option, type):
+        return isinstance(value, option) and not (option is not bool and isinstance(value, bool))
+    raise TypeError(f"unsupported constraint {option!r}")
+
+
+def _describe(option: Any) -> str:
+    if option is None:
+        return "None"
+    if isinstance(option, Interval):
+        return option.describe()
+    if isinstance(option, frozenset):
+        return "one of " + ", ".join(repr(v) for v in sorted(option, key=str))
+    return f"a {option.__name__}"

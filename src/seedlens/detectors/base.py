@@ -1,0 +1,79 @@
+"""The Detector protocol every anomaly detector of seedlens follows.
+
+Anomaly scores have one meaning everywhere: **higher score = more anomalous**. ``score`` returns one
+number per sample, ``explain`` one heatmap per sample at the input's own resolution, ``predict`` compares
+scores with the threshold fitted on normal validation scores (their 0.95 quantile unless set otherwise).
+
+The estimator contract follows scikit-learn: the constructor only stores its keyword arguments (as a
+typed config), ``fit`` validates them and returns ``self``, fitted state ends in ``_``, and any method
+that needs a fitted detector raises :class:`~seedlens.errors.NotFittedError` before ``fit``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from seedlens.errors import NotFittedError
+from seedlens.registry import Registry
+
+#: Every registered detector; ``DETECTORS.create("fcdd", epochs=10)`` builds one by name.
+DETECTORS: Registry[Detector] = Registry("detector")
+
+#: What ``score`` / ``explain`` / ``predict`` accept: a batch array ``(N, C, *spatial)`` or a sequence of
+#: per-sample arrays ``(C, *spatial)`` that may differ in spatial size.
+ArrayBatch = np.ndarray | Sequence[np.ndarray]
+
+
+class Detector(ABC):
+    """Base class of all detectors. Higher score = more anomalous.
+
+    Subclasses implement ``fit``, ``score``, ``explain``, ``save`` and ``load``; ``predict`` and the
+    fitted-state checks live here.
+    """
+
+    #: Registry name of the detector (``"fcdd"``, ``"hsc"``...).
+    name: ClassVar[str] = ""
+
+    threshold_: float
+
+    @abstractmethod
+    def fit(self, data: Any) -> Detector:
+        """Fit on normal data (plus whatever anomalies the method synthesises or is given); return ``self``."""
+
+    @abstractmethod
+    def score(self, x: ArrayBatch) -> np.ndarray:
+        """Return anomaly scores ``(N,)``, higher = more anomalous."""
+
+    @abstractmethod
+    def explain(self, x: ArrayBatch) -> np.ndarray | list[np.ndarray]:
+        """Return heatmaps ``(N, 1, *spatial)`` at the input resolution (a list when sizes differ)."""
+
+    @abstractmethod
+    def save(self, path: str | Path) -> Path:
+        """Write everything ``load`` needs into the folder ``path``; return it."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: str | Path, device: str = "auto") -> Detector:
+        """Rebuild a fitted detector from a folder written by ``save``."""
+
+    def predict(self, x: ArrayBatch) -> np.ndarray:
+        """Return ``(N,)`` booleans: True where the score exceeds the fitted threshold."""
+        self._check_fitted()
+        return np.asarray(self.score(x)) > self.threshold_
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` (or ``load``) has run."""
+        return hasattr(self, "threshold_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(data) or {type(self).__name__}.load(run)"
+            )

@@ -1,0 +1,98 @@
+"""Configuration shared by the deep detectors, with its constraints declared as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from seedlens.config import Interval, validate_config
+
+#: Intensity normalisations a detector can apply before its network (see ``seedlens.data.transforms``).
+INTENSITIES = frozenset({"auto", "contrast", "minmax", "zscore", "window", "none"})
+
+
+@dataclass
+class DeepDetectorConfig:
+    """Options every deep detector understands.
+
+    Attributes:
+        backbone: Backbone name from ``seedlens.models.list_backbones()``, or ``"auto"`` (chosen from the
+            modality and ``image_size``: ``fcdd28``/``fcdd32``/``fcdd224`` for images, ``fcdd3d`` for volumes,
+            ``spectral`` for cubes).
+        modality: ``image``, ``volume`` or ``cube``; None infers it from the data.
+        image_size: Side length inputs are resized to (2D: S×S, 3D: S×S×S); None picks the backbone's size.
+        intensity: Intensity normalisation (``auto``: ``contrast`` for images and volumes, ``zscore`` for cubes).
+        window: ``(level, width)`` for ``intensity="window"`` (CT in HU, e.g. lung window ``(-600, 1500)``).
+        epochs: Training epochs.
+        batch_size: Training batch size.
+        optimizer: ``adam``, ``adamw`` or ``sgd`` (Nesterov momentum 0.9).
+        lr: Learning rate.
+        weight_decay: Weight decay.
+        lr_decay: Learning-rate factor applied after every epoch.
+        augment: Random flips of training samples.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:K``.
+        amp: Mixed precision on CUDA (ignored on CPU).
+        seed: Seed of every random draw (initialisation, order, augmentation, synthetic anomalies).
+        threshold_quantile: Quantile of normal validation scores used as the decision threshold.
+        threshold: A fixed threshold instead of the fitted quantile.
+        val_fraction: Fraction of the normal training samples held out for the threshold when the data
+            has no validation split.
+        score_pooling: How a heatmap becomes a sample score: ``mean``, ``topk`` (mean of the highest
+            ``topk_fraction`` of cells) or ``max``; ``auto`` = ``mean`` for images and cubes, ``topk`` for
+            volumes (a 1% void barely moves the mean of a volume).
+        topk_fraction: Fraction of map cells averaged by ``topk`` pooling.
+        heatmap_quantile: Quantile at which heatmaps are clipped before display normalisation.
+    """
+
+    backbone: str = "auto"
+    modality: str | None = None
+    image_size: int | None = None
+    intensity: str = "auto"
+    window: tuple[float, float] | None = None
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    lr_decay: float = 0.98
+    augment: bool = True
+    device: str = "auto"
+    amp: bool = True
+    seed: int = 0
+    threshold_quantile: float = 0.95
+    threshold: float | None = None
+    val_fraction: float = 0.2
+    score_pooling: str = "auto"
+    topk_fraction: float = 0.01
+    heatmap_quantile: float = 0.97
+
+    CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "backbone": str,
+        "modality": (frozenset({"image", "volume", "cube"}), None),
+        "image_size": (Interval(4, 4096, integer=True), None),
+        "intensity": INTENSITIES,
+        "window": (tuple, None),
+        "epochs": Interval(0, None, integer=True),
+        "batch_size": Interval(1, None, integer=True),
+        "optimizer": frozenset({"adam", "adamw", "sgd"}),
+        "lr": Interval(0, None, closed=False),
+        "weight_decay": Interval(0, None),
+        "lr_decay": Interval(0, 1, closed=True),
+        "augment": bool,
+        "device": str,
+        "amp": bool,
+        "seed": Interval(0, None, integer=True),
+        "threshold_quantile": Interval(0, 1),
+        "threshold": (Interval(), None),
+        "val_fraction": Interval(0, 1, closed=False),
+        "score_pooling": frozenset({"auto", "mean", "topk", "max"}),
+        "topk_fraction": Interval(0, 1, closed=False),
+        "heatmap_quantile": Interval(0, 1),
+    }
+
+    def validate(self) -> None:
+        """Check every field against the declared constraints of this class and its subclasses."""
+        constraints: dict[str, Any] = {}
+        for cls in reversed(type(self).__mro__):
+            constraints.update(getattr(cls, "CONSTRAINTS", {}) if "CONSTRAINTS" in vars(cls) else {})
+        validate_config(self, constraints, where=type(self).__name__)

@@ -1,0 +1,117 @@
+"""Training anomalies shared by the detectors that learn from them (FCDD, HSC).
+
+They come from synthetic confetti noise, Outlier Exposure images, or labelled anomalies of the train split;
+the training-time flips live here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from seedlens.config import Interval
+from seedlens.detectors.config import DeepDetectorConfig
+from seedlens.errors import ConfigError
+from seedlens.types import Modality
+
+
+@dataclass
+class ExposureConfig(DeepDetectorConfig):
+    """Options of detectors trained against anomalies.
+
+    Attributes:
+        anomalies: Where training anomalies come from: ``confetti`` (synthetic confetti noise; spectral
+            confetti for cubes), ``outliers`` (Outlier Exposure images from ``outlier_dir``) or ``none``
+            (only labelled anomalies of the train split; needs ``use_labelled_anomalies``).
+        outlier_dir: Folder of unrelated images for ``anomalies="outliers"``.
+        p_anomaly: Probability that a normal training sample is replaced by an anomaly ("online supervision").
+        use_labelled_anomalies: Train also on anomalous samples of the train split (semi-supervised).
+    """
+
+    anomalies: str = "confetti"
+    outlier_dir: str | None = None
+    p_anomaly: float = 0.5
+    use_labelled_anomalies: bool = False
+
+    CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "anomalies": frozenset({"confetti", "outliers", "none"}),
+        "outlier_dir": (str, None),
+        "p_anomaly": Interval(0, 1),
+        "use_labelled_anomalies": bool,
+    }
+
+
+def make_online_anomalies(
+    config: ExposureConfig,
+    modality: Modality,
+    input_size: tuple[int, ...],
+    channels: int,
+    has_labelled: bool,
+) -> Any:
+    """Return the ``OnlineReplacement`` that corrupts normal training samples, or None for ``anomalies="none"``.
+
+    Raises:
+        ConfigError: ``none`` without labelled anomalies, or ``outliers`` without ``outlier_dir``.
+    """
+    from seedlens.anomaly import ConfettiNoise, FolderOutliers, OnlineReplacement, SpectralConfetti
+
+    if config.anomalies == "none":
+        if not has_labelled:
+            raise ConfigError(
+                "anomalies='none' needs labelled anomalies in the train split (use_labelled_anomalies=True); "
+                "a one-class network trained on normals alone collapses to a constant"
+            )
+        return None
+    generator: Any
+    if config.anomalies == "outliers":
+        if not config.outlier_dir:
+            raise ConfigError("anomalies='outliers' needs outlier_dir=FOLDER of unrelated images")
+        generator = FolderOutliers(
+            config.outlier_dir, size=input_size, channels=channels, spatial_dims=modality.spatial_dims
+        )
+    elif modality is Modality.CUBE:
+        generator = SpectralConfetti()
+    else:
+        generator = ConfettiNoise(spatial_dims=modality.spatial_dims)
+    return OnlineReplacement(generator, p=config.p_anomaly)
+
+
+def expose(
+    online: Any,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    augment: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flip (if ``augment``) and replace normal samples of ``batch`` by anomalies.
+
+    Returns:
+        ``x (N, C, *spatial)``, ``labels (N,)`` (1 = anomalous) and ``masks (N, 1, *spatial)``.
+    """
+    x, labels, masks = batch["x"], batch["label"], batch["mask"]
+    if augment:
+        x, masks = random_flips(x, masks, generator)
+    if online is not None:
+        normal = labels < 0.5
+        if bool(normal.any()):
+            x_new, labels_new, masks_new = online(x[normal].detach().cpu(), generator)
+            x, labels, masks = x.clone(), labels.clone(), masks.clone()
+            x[normal] = x_new.to(x.device, x.dtype)
+            labels[normal] = labels_new.to(labels.device, labels.dtype)
+            masks[normal] = masks_new.to(masks.device, masks.dtype)
+    return x, labels, masks
+
+
+def random_flips(
+    x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each sample ``(N, C, *spatial)`` (and its mask) along each spatial axis with probability 0.5."""
+    for axis in range(2, x.ndim):
+        flip = torch.rand(x.shape[0], generator=generator) < 0.5
+        if bool(flip.any()):
+            idx = flip.nonzero().flatten().to(x.device)
+            x, masks = x.clone(), masks.clone()
+            x[idx] = x[idx].flip(axis)
+            masks[idx] = masks[idx].flip(axis)
+    return x, masks
