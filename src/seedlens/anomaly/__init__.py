@@ -1,1 +1,32 @@
-"""seedlens.anomaly."""
+"""Anomaly objectives and generators: FCDD/HSC losses, confetti noise, online supervision, Outlier Exposure.
+
+Everything here is a pure function or a small transform on tensors; detectors compose them.
+"""
+
+from seedlens.anomaly.confetti import ConfettiNoise, SpectralConfetti
+from seedlens.anomaly.generator import AnomalyGenerator
+from seedlens.anomaly.losses import (
+    fcdd_loss,
+    fcdd_map_loss,
+    hsc_loss,
+    hsc_score,
+    pseudo_huber,
+    reconstruction_error,
+)
+from seedlens.anomaly.online import OnlineReplacement
+from seedlens.anomaly.outliers import ArrayOutliers, FolderOutliers
+
+__all__ = [
+    "AnomalyGenerator",
+    "ArrayOutliers",
+    "ConfettiNoise",
+    "FolderOutliers",
+    "OnlineReplacement",
+    "SpectralConfetti",
+    "fcdd_loss",
+    "fcdd_map_loss",
+    "hsc_loss",
+    "hsc_score",
+    "pseudo_huber",
+    "reconstruction_error",
+]

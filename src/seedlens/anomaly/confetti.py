@@ -1,0 +1,291 @@
+"""Confetti noise: synthetic local anomalies for FCDD's online supervision, in 2D, 3D and across spectral bands.
+
+Both generators are transforms ``(x, generator) -> (x', mask)`` on one sample and are deterministic for a seeded
+``torch.Generator``. Blob sizes, blur and amplitudes are given relative to the sample (fractions of each spatial
+axis and of the value range), so the same settings make visible anomalies at any resolution and on inputs
+normalised to [0, 1] or standardised: with ``value_range=None`` the sample's own min/max is the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from seedlens.anomaly._blobs import blob_footprints, randint, uniform
+from seedlens.errors import ConfigError, ShapeError
+
+#: A blob whose mean absolute change is below this fraction of the value range gets its sign flipped.
+MIN_CHANGE = 0.025
+
+
+def _check_pair(name: str, value: Sequence[float], lo: float, hi: float) -> tuple[float, float]:
+    if len(value) != 2 or not (lo <= value[0] <= value[1] <= hi):
+        raise ConfigError(f"{name} must be (low, high) with {lo} <= low <= high <= {hi}; got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _value_range(x: Tensor, value_range: tuple[float, float] | None) -> tuple[float, float]:
+    if value_range is not None:
+        return value_range
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo < 1e-6:  # a constant sample: any visible change is an anomaly
+        return lo - 0.5, lo + 0.5
+    return lo, hi
+
+
+def _core_change(before: Tensor, after: Tensor, footprint: Tensor) -> float:
+    """Mean absolute change over the core of one blob (footprint above half its peak), all channels."""
+    core = footprint >= 0.5 * footprint.max()
+    return float((after - before).abs()[:, core].mean()) if bool(core.any()) else 0.0
+
+
+class ConfettiNoise:
+    """Add smooth blobs of random size, rotation and colour to a 2D image or a 3D volume.
+
+    Per the FCDD paper: blobs of 8–54 px on 240 px images (``blob_fraction=(0.03, 0.22)`` of each axis), rotated
+    by up to ±45°, each with its own random colour per channel, at least one per sample, blurred by a Gaussian
+    (σ ≈ 5 px at 240 px, i.e. ``sigma_fraction = 0.021`` of the mean axis length), *added* to the sample and clamped
+    to the valid range. A blob that changes its core by less than 2.5 % of the range on average (e.g. a bright blob
+    on a saturated region) is subtracted instead. In 3D the blobs are rotated cuboids and ellipsoids.
+
+    Args:
+        spatial_dims: 2 for ``(C, H, W)`` images, 3 for ``(C, D, H, W)`` volumes.
+        blob_fraction: Range of blob side lengths as fractions of each spatial axis.
+        max_blobs: Most blobs per sample; the count is uniform in ``[1, max_blobs]``.
+        rotation: Largest rotation in degrees, about every axis.
+        sigma: Gaussian blur std in pixels; None uses ``sigma_fraction`` of the mean axis length.
+        sigma_fraction: Blur std relative to the mean axis length when ``sigma`` is None.
+        intensity: Range of each blob's colour magnitude per channel, as a fraction of the value range; the sign
+            is random per channel.
+        value_range: ``(low, high)`` valid range to clamp to; None uses each sample's own min and max.
+        shapes: Blob shapes to draw from: ``"box"`` and/or ``"ellipsoid"``; None means boxes in 2D and both in 3D.
+        mask_threshold: A pixel is in the mask when some channel changed by more than this fraction of the range.
+
+    Raises:
+        ConfigError: On an invalid parameter.
+
+    Example:
+        >>> confetti = ConfettiNoise(spatial_dims=2, value_range=(0.0, 1.0))
+        >>> x_bad, mask = confetti(torch.rand(3, 64, 64), torch.Generator().manual_seed(0))
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        blob_fraction: tuple[float, float] = (0.03, 0.22),
+        max_blobs: int = 6,
+        rotation: float = 45.0,
+        sigma: float | None = None,
+        sigma_fraction: float = 5.0 / 240.0,
+        intensity: tuple[float, float] = (0.2, 1.0),
+        value_range: tuple[float, float] | None = None,
+        shapes: tuple[str, ...] | None = None,
+        mask_threshold: float = 0.01,
+    ) -> None:
+        if spatial_dims not in (2, 3):
+            raise ConfigError(f"spatial_dims must be 2 or 3; got {spatial_dims!r}")
+        if not isinstance(max_blobs, int) or max_blobs < 1:
+            raise ConfigError(f"max_blobs must be an int >= 1; got {max_blobs!r}")
+        if sigma is not None and sigma < 0:
+            raise ConfigError(f"sigma must be >= 0 pixels or None; got {sigma!r}")
+        if value_range is not None and not value_range[0] < value_range[1]:
+            raise ConfigError(f"value_range must be (low, high) with low < high; got {value_range!r}")
+        shapes = shapes or (("box",) if spatial_dims == 2 else ("box", "ellipsoid"))
+        if not shapes or any(s not in ("box", "ellipsoid") for s in shapes):
+            raise ConfigError(f"shapes must name 'box' and/or 'ellipsoid'; got {shapes!r}")
+        self.spatial_dims = spatial_dims
+        self.blob_fraction = _check_pair("blob_fraction", blob_fraction, 0.0, 1.0)
+        self.max_blobs = max_blobs
+        self.rotation = float(rotation)
+        self.sigma = sigma
+        self.sigma_fraction = float(sigma_fraction)
+        self.intensity = _check_pair("intensity", intensity, 0.0, 1.0)
+        self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        self.shapes = tuple(shapes)
+        self.mask_threshold = float(mask_threshold)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfettiNoise(spatial_dims={self.spatial_dims}, blob_fraction={self.blob_fraction}, "
+            f"max_blobs={self.max_blobs}, rotation={self.rotation}, sigma={self.sigma}, "
+            f"intensity={self.intensity}, value_range={self.value_range}, shapes={self.shapes})"
+        )
+
+    def _sigma(self, spatial: tuple[int, ...]) -> float:
+        return self.sigma if self.sigma is not None else self.sigma_fraction * sum(spatial) / len(spatial)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Corrupt one sample.
+
+        Args:
+            x: ``(C, H, W)`` for ``spatial_dims=2`` or ``(C, D, H, W)`` for 3, floating point.
+            generator: Torch random generator; a seeded one makes the result reproducible.
+
+        Returns:
+            ``(x', mask)``: the corrupted sample (shape, dtype and device of ``x``) and a float mask
+            ``(1, *spatial)`` with 1 where the sample changed.
+
+        Raises:
+            ShapeError: If ``x`` does not have ``1 + spatial_dims`` axes.
+        """
+        if x.dim() != 1 + self.spatial_dims:
+            layout = "(C, H, W)" if self.spatial_dims == 2 else "(C, D, H, W)"
+            raise ShapeError(f"x must be {layout} for spatial_dims={self.spatial_dims}; got {tuple(x.shape)}")
+        lo, hi = _value_range(x, self.value_range)
+        span = hi - lo
+        spatial = tuple(x.shape[1:])
+        src = x.float()
+        for _ in range(10):  # practically always the first try
+            count = randint(1, self.max_blobs + 1, generator)
+            sigma = self._sigma(spatial)
+            blobs = blob_footprints(
+                spatial, count, self.blob_fraction, self.rotation, sigma, self.shapes, generator, x.device
+            )
+            magnitude = uniform(*self.intensity, (count, x.shape[0]), generator) * span
+            sign = torch.where(uniform(0.0, 1.0, (count, x.shape[0]), generator) < 0.5, -1.0, 1.0)
+            colours = (magnitude * sign).to(x.device, torch.float32)
+            out = src
+            for blob, colour in zip(blobs, colours, strict=True):
+                delta = colour.view(-1, *([1] * self.spatial_dims)) * blob
+                candidate = (out + delta).clamp(lo, hi)
+                if _core_change(out, candidate, blob) < MIN_CHANGE * span:
+                    candidate = (out - delta).clamp(lo, hi)
+                out = candidate
+            mask = ((out - src).abs().amax(dim=0, keepdim=True) > self.mask_threshold * span).float()
+            if bool(mask.any()):
+                break
+        return out.to(x.dtype), mask
+
+
+class SpectralConfetti:
+    """Change the spectra of hyperspectral cubes inside smooth blobs.
+
+    Every blob (2D footprint as in :class:`ConfettiNoise`) applies one of three spectral changes, blended in by
+    its footprint:
+
+    * ``"shift"``: spectra shifted along the band axis by ``k`` bands (edge bands repeated), ``k`` drawn from
+      ``shift_fraction`` of the band count with a random sign — moves absorption features and edges;
+    * ``"slope"``: a linear ramp across the bands added, from ``-a`` to ``+a`` (random sign) with ``a`` drawn from
+      ``slope`` as a fraction of the value range — tilts the spectrum;
+    * ``"swap"``: spectra copied from another location of the cube (a random spatial offset).
+
+    A blob whose core changes by less than 2.5 % of the range on average (e.g. a shift of flat spectra, a swap with
+    a similar region) falls back to ``"slope"``, whose sign is flipped if clamping cancels it; so every blob is
+    visible even on flat or low-contrast spectra.
+
+    Args:
+        blob_fraction: Range of blob side lengths as fractions of H and W.
+        max_blobs: Most blobs per cube; the count is uniform in ``[1, max_blobs]``.
+        rotation: Largest blob rotation in degrees.
+        sigma: Footprint blur std in pixels; None uses ``sigma_fraction`` of the mean of H and W.
+        sigma_fraction: Blur std relative to the mean of H and W when ``sigma`` is None.
+        modes: Spectral changes to draw from, any of ``"shift"``, ``"slope"``, ``"swap"``.
+        shift_fraction: Range of the band shift as a fraction of the band count (at least one band).
+        slope: Range of the ramp amplitude as a fraction of the value range.
+        value_range: ``(low, high)`` to clamp to; None uses each cube's own min and max.
+        mask_threshold: A pixel is in the mask when some band changed by more than this fraction of the range.
+
+    Raises:
+        ConfigError: On an invalid parameter.
+    """
+
+    MODES = ("shift", "slope", "swap")
+
+    def __init__(
+        self,
+        blob_fraction: tuple[float, float] = (0.03, 0.22),
+        max_blobs: int = 4,
+        rotation: float = 45.0,
+        sigma: float | None = None,
+        sigma_fraction: float = 5.0 / 240.0,
+        modes: tuple[str, ...] = ("shift", "slope", "swap"),
+        shift_fraction: tuple[float, float] = (0.05, 0.25),
+        slope: tuple[float, float] = (0.1, 0.3),
+        value_range: tuple[float, float] | None = None,
+        mask_threshold: float = 0.01,
+    ) -> None:
+        if not isinstance(max_blobs, int) or max_blobs < 1:
+            raise ConfigError(f"max_blobs must be an int >= 1; got {max_blobs!r}")
+        if not modes or any(m not in self.MODES for m in modes):
+            raise ConfigError(f"modes must be a non-empty subset of {self.MODES}; got {modes!r}")
+        if value_range is not None and not value_range[0] < value_range[1]:
+            raise ConfigError(f"value_range must be (low, high) with low < high; got {value_range!r}")
+        self.blob_fraction = _check_pair("blob_fraction", blob_fraction, 0.0, 1.0)
+        self.max_blobs = max_blobs
+        self.rotation = float(rotation)
+        self.sigma = sigma
+        self.sigma_fraction = float(sigma_fraction)
+        self.modes = tuple(modes)
+        self.shift_fraction = _check_pair("shift_fraction", shift_fraction, 0.0, 1.0)
+        self.slope = _check_pair("slope", slope, 0.0, 1.0)
+        self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        self.mask_threshold = float(mask_threshold)
+
+    def __repr__(self) -> str:
+        return (
+            f"SpectralConfetti(blob_fraction={self.blob_fraction}, max_blobs={self.max_blobs}, modes={self.modes}, "
+            f"shift_fraction={self.shift_fraction}, slope={self.slope}, value_range={self.value_range})"
+        )
+
+    def _shifted(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        bands = x.shape[0]
+        lo = max(1, round(self.shift_fraction[0] * bands))
+        hi = max(lo, round(self.shift_fraction[1] * bands))
+        k = randint(lo, hi + 1, generator) * (1 if randint(0, 2, generator) else -1)
+        index = (torch.arange(bands, device=x.device) - k).clamp(0, bands - 1)
+        return x[index]
+
+    def _sloped(self, x: Tensor, span: float, generator: torch.Generator | None) -> Tensor:
+        a = float(uniform(*self.slope, (1,), generator)) * span * (1 if randint(0, 2, generator) else -1)
+        ramp = torch.linspace(-a, a, x.shape[0], device=x.device, dtype=x.dtype)
+        return x + ramp.view(-1, 1, 1)
+
+    def _swapped(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        h, w = x.shape[1:]
+        dy = randint(h // 4, max(h // 4 + 1, 3 * h // 4), generator)
+        dx = randint(w // 4, max(w // 4 + 1, 3 * w // 4), generator)
+        return torch.roll(x, shifts=(dy, dx), dims=(1, 2))
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Corrupt one cube.
+
+        Args:
+            x: ``(bands, H, W)`` floating point cube.
+            generator: Torch random generator; a seeded one makes the result reproducible.
+
+        Returns:
+            ``(x', mask)``: the corrupted cube (shape, dtype and device of ``x``) and a float mask ``(1, H, W)``
+            with 1 where some band changed.
+
+        Raises:
+            ShapeError: If ``x`` is not 3D.
+        """
+        if x.dim() != 3:
+            raise ShapeError(f"x must be a cube (bands, H, W); got {tuple(x.shape)}")
+        lo, hi = _value_range(x, self.value_range)
+        span = hi - lo
+        spatial = tuple(x.shape[1:])
+        sigma = self.sigma if self.sigma is not None else self.sigma_fraction * sum(spatial) / 2
+        src = x.float()
+        out = src
+        count = randint(1, self.max_blobs + 1, generator)
+        blobs = blob_footprints(spatial, count, self.blob_fraction, self.rotation, sigma, ("box",), generator, x.device)
+        for blob in blobs:
+            mode = self.modes[randint(0, len(self.modes), generator)]
+            if mode == "shift":
+                target = self._shifted(out, generator)
+            elif mode == "swap":
+                target = self._swapped(out, generator)
+            else:
+                target = self._sloped(out, span, generator)
+            candidate = (out + blob * (target - out)).clamp(lo, hi)
+            if _core_change(out, candidate, blob) < MIN_CHANGE * span:
+                sloped = self._sloped(out, span, generator)
+                candidate = (out + blob * (sloped - out)).clamp(lo, hi)
+                if _core_change(out, candidate, blob) < MIN_CHANGE * span:
+                    candidate = (out - blob * (sloped - out)).clamp(lo, hi)
+            out = candidate
+        mask = ((out - src).abs().amax(dim=0, keepdim=True) > self.mask_threshold * span).float()
+        return out.to(x.dtype), mask
