@@ -87,7 +87,7 @@ def deidentified_bytes(path: Path) -> bytes:
     _strip(dataset)
     dataset.remove_private_tags()
     dataset.PatientIdentityRemoved = "YES"
-    dataset.DeidentificationMethod = "seedlens: names, ids, birth data, addresses, institutions, private tags removed"
+    dataset.DeidentificationMethod = "seedlens: identifying attributes and private tags removed"
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=False)
     return buffer.getvalue()

@@ -85,7 +85,7 @@ def import_folder(
     if not folder.is_dir():
         raise HubImportError([f"{folder}: not a folder"])
     with hub.session() as session:
-        existing_kinds = dict(session.execute(select(TraitDef.name, TraitDef.kind)).tuples().all())
+        existing_kinds = dict(session.execute(select(TraitDef.name, TraitDef.kind)).all())
     parsed = read_labels(labels, existing_kinds) if labels is not None else None
     exclude = (Path(labels),) if labels is not None else ()
     discovery = Discovery(folder, modality, id_pattern, exclude)
@@ -132,14 +132,15 @@ def _prepare(hub: LocalHub, candidates: list[Candidate], modality: Modality, pro
     prepared: list[_Prepared] = []
     problems: list[str] = []
     with hub.session() as session:
-        known = set(
-            session.execute(
+        known = {
+            (sample_id, digest)
+            for sample_id, digest in session.execute(
                 select(Sample.sample_id, Acquisition.blob_hash)
                 .join(Acquisition, Acquisition.sample_pk == Sample.id)
                 .join(Project, Project.id == Sample.project_id)
                 .where(Project.name == project, Acquisition.modality == modality.value)
-            ).tuples()
-        )
+            )
+        }
     try:
         for index, candidate in enumerate(candidates):
             try:

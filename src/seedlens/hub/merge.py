@@ -79,7 +79,7 @@ def merge_into(target: LocalHub, source: str | Path | LocalHub) -> MergeReport:
 
 def _merge(target: LocalHub, src: LocalHub, report: MergeReport) -> None:
     with src.session() as s_session, target.session() as t_session:
-        src_kinds = dict(s_session.execute(select(TraitDef.name, TraitDef.kind)).tuples().all())
+        src_kinds = dict(s_session.execute(select(TraitDef.name, TraitDef.kind)).all())
         for name, kind in src_kinds.items():
             current = t_session.get(TraitDef, name)
             if current is None:

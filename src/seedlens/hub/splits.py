@@ -129,7 +129,7 @@ def apply_split(hub: LocalHub, by: str, ratios: str | Sequence[float], *, seed: 
             raise ConfigError(f"cannot split by {by!r}; use a sample field or trait: {', '.join(known)}")
         members: dict[str, list[int]] = {}
         ungrouped = 0
-        for pk, group in session.execute(query).tuples():
+        for pk, group in session.execute(query):
             if group is None:
                 ungrouped += 1
                 members[f"\x00{pk}"] = [pk]

@@ -41,14 +41,14 @@ def referenced_blobs(hub: LocalHub) -> dict[str, str]:
         rows = session.execute(
             select(Acquisition.blob_hash, Project.name, Sample.sample_id, Acquisition.modality)
             .join(Sample, Sample.id == Acquisition.sample_pk).join(Project, Project.id == Sample.project_id)
-        ).tuples()
+        )
         for digest, project, sample_id, modality in rows:
             uses.setdefault(digest, f"{modality} acquisition of sample {project}/{sample_id}")
         rows2 = session.execute(
             select(Prediction.heatmap_hash, Project.name, Sample.sample_id)
             .join(Sample, Sample.id == Prediction.sample_pk).join(Project, Project.id == Sample.project_id)
             .where(Prediction.heatmap_hash.is_not(None))
-        ).tuples()
+        )
         for heatmap, heat_project, heat_sample in rows2:
             if heatmap is not None:
                 uses.setdefault(heatmap, f"heatmap of sample {heat_project}/{heat_sample}")

@@ -16,7 +16,7 @@ from seedlens.hub.schemas import FieldOut
 
 def trait_kinds(session: Session) -> dict[str, str]:
     """Return trait name -> ``num``/``text``."""
-    return dict(session.execute(select(TraitDef.name, TraitDef.kind)).tuples().all())
+    return dict(session.execute(select(TraitDef.name, TraitDef.kind)).all())
 
 
 def fields(session: Session) -> list[FieldOut]:
