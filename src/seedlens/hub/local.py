@@ -198,7 +198,7 @@ class LocalHub(Hub):
     def check_writable(self) -> None:
         """Raise :class:`ReadOnlyHubError` if the hub is read-only."""
         if self.read_only:
-            what = "a bundle" if self.is_bundle else "opened read-only"
+            what = "a bundle (read-only)" if self.is_bundle else "opened read-only"
             raise ReadOnlyHubError(f"hub {self.location} is {what}; writes are refused")
 
     def hub_info(self) -> dict[str, str]:

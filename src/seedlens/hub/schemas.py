@@ -143,6 +143,24 @@ class ModelIn(BaseModel):
     query: str | None = Field(default=None, max_length=8192)
     data_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
+    @field_validator("config", "metrics")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json_finite(value, "")
+        return value
+
+
+def _check_json_finite(value: Any, where: str) -> None:
+    """Raise ValueError on NaN/Infinity anywhere in a JSON value (PostgreSQL's JSON refuses them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'} must be a finite number; got {value}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_finite(item, f"{where}[{index}]")
+
 
 class ModelOut(_Out):
     """A registered model."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from seedlens import __version__
@@ -107,6 +108,13 @@ def create_app(settings: HubSettings | None = None, *, hub: LocalHub | None = No
         if isinstance(err, ExprError):
             body["position"] = err.position
         return JSONResponse(body, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, err: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the input back, which fails (500) for NaN/Infinity in a JSON body
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in err.errors()]
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(ConfigError)
     async def config_error(_: Request, err: ConfigError) -> JSONResponse:

@@ -88,9 +88,10 @@ class _Compiler:
             )
         if c.field == "modality":
             for value in self.values(c):
-                if value.kind == "str" and str(value.value).lower() not in {m.value for m in Modality}:
+                text = value.text if value.kind == "num" else str(value.value)
+                if value.kind != "null" and text.lower() not in {m.value for m in Modality}:
                     kinds = ", ".join(m.value for m in Modality)
-                    raise self.error(value, f"unknown modality {value.value!r}; expected one of: {kinds}")
+                    raise self.error(value, f"unknown modality {text!r}; expected one of: {kinds}")
             return self.multi(
                 c, lambda cond: exists().where(Acquisition.sample_pk == Sample.id, cond), Acquisition.modality
             )

@@ -32,19 +32,24 @@ def _stream(store: BlobStore, digest: str, first: int, length: int) -> Iterator[
             yield chunk
 
 
-@router.api_route(
-    "/blobs/{digest}",
-    methods=["GET", "HEAD"],
-    summary="Download a blob (Range, ETag, If-None-Match)",
-    responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "the whole blob"},
-        206: {"content": {"application/octet-stream": {}}, "description": "the requested byte range"},
-        304: {"description": "If-None-Match matched the ETag"},
-        404: {"model": ErrorOut},
-        416: {"description": "the range starts past the end"},
-    },
-    response_class=Response,
-)
+BLOB_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "the whole blob"},
+    206: {"content": {"application/octet-stream": {}}, "description": "the requested byte range"},
+    304: {"description": "If-None-Match matched the ETag"},
+    404: {"model": ErrorOut},
+    416: {"description": "the range starts past the end"},
+}
+
+
+@router.head("/blobs/{digest}", summary="A blob's size and ETag (no body)", responses=BLOB_RESPONSES,
+             response_class=Response)
+async def head_blob(request: Request, hub: HubDep, _: ReadToken, digest: Digest) -> Response:
+    """Answer like GET without the body."""
+    return await get_blob(request, hub, _, digest)
+
+
+@router.get("/blobs/{digest}", summary="Download a blob (Range, ETag, If-None-Match)", responses=BLOB_RESPONSES,
+            response_class=Response)
 async def get_blob(request: Request, hub: HubDep, _: ReadToken, digest: Digest) -> Response:
     """Send the blob's bytes; blobs are immutable, so the ETag is their sha256."""
     size = await run_in_threadpool(hub.store.ensure_verified, digest)
