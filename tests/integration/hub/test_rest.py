@@ -261,8 +261,9 @@ def test_served_bundle_is_read_only(loaded, tmp_path, live_server):
 def test_openapi_schema_is_the_contract(served):
     schema = served["anon"].get("/openapi.json").json()
     paths = schema["paths"]
-    for path in ("/health", "/api/v1/samples", "/api/v1/samples/{sample_id}", "/api/v1/samples/{sample_id}/acquisitions",
-                 "/api/v1/blobs/{digest}", "/api/v1/blobs", "/api/v1/models", "/api/v1/models/{uid}/predictions",
+    for path in ("/health", "/api/v1/samples", "/api/v1/samples/{sample_id}",
+                 "/api/v1/samples/{sample_id}/acquisitions", "/api/v1/blobs/{digest}", "/api/v1/blobs",
+                 "/api/v1/models", "/api/v1/models/{uid}/predictions",
                  "/api/v1/predictions", "/api/v1/bundles", "/api/v1/tokens", "/api/v1/tokens/{name}"):
         assert path in paths, path
     assert set(paths["/api/v1/blobs/{digest}"]) >= {"get", "head"}

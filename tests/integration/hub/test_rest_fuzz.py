@@ -59,9 +59,11 @@ def test_other_parameters_never_500(api, cursor, limit, project, sample_id, rng)
 
 
 @FUZZ
-@given(body=st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10) | st.integers(),
-                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                       max_size=3), max_leaves=8))
+@given(body=st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10) | st.integers(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+))
 def test_json_bodies_never_500(api, body):
     for method, path in (("PUT", "/api/v1/samples/fz"), ("POST", "/api/v1/models"), ("POST", "/api/v1/tokens"),
                          ("POST", "/api/v1/bundles"), ("POST", "/api/v1/models/" + "0" * 32 + "/predictions")):
