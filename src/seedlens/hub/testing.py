@@ -141,28 +141,39 @@ def pg_server_url() -> str:
 
 
 @pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""
+def pg_databases(pg_server_url: str) -> Iterator[Callable[[], str]]:
+    """Factory fixture: each call creates a fresh, empty PostgreSQL database and returns its URL; all are dropped."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"seedlens_t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"seedlens_t_{uuid.uuid4().hex[:12]}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as err:
+            if os.environ.get("CI", "").lower() == "true":
+                raise
+            pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {err}")
+        names.append(name)
+        return make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as err:
-        admin.dispose()
-        if os.environ.get("CI", "").lower() == "true":
-            raise
-        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {err}")
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Callable[[], str]) -> str:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    return pg_databases()
 
 
 # ---- S3 ------------------------------------------------------------------------------------------

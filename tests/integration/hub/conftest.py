@@ -11,6 +11,7 @@ from seedlens.hub.local import LocalHub
 from seedlens.hub.testing import (  # noqa: F401 - fixtures are registered by name
     live_server,
     moto_endpoint,
+    pg_databases,
     pg_server_url,
     pg_url,
     write_images,
