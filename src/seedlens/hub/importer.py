@@ -347,7 +347,6 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
     extracted safely (no links, no paths leaving the folder) and must contain exactly one acquisition.
     """
     from seedlens.hub.catalog import queries
-    from seedlens.hub.catalog.views import acquisition_out, sample_out
     from seedlens.hub.pack import extract_pack
 
     hub.check_writable()
@@ -411,6 +410,6 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
         finally:
             _cleanup([item])
     with hub.session() as session:
-        sample = queries.get_sample(session, sample_id, project)
-        match = next(a for a in sample.acquisitions if a.modality == modality.value and a.blob_hash == item.digest)
-        return UploadOut(sample=sample_out(sample), acquisition=acquisition_out(match), created=created)
+        view = queries.get_view(session, sample_id, project)
+        match = next(a for a in view.acquisitions if a.modality == modality.value and a.blob == item.digest)
+        return UploadOut(sample=view, acquisition=match, created=created)

@@ -25,7 +25,7 @@ from seedlens.hub.catalog.engine import (
     sqlite_url,
 )
 from seedlens.hub.catalog.models import Acquisition, HubInfo, Model, Prediction, Project, Sample
-from seedlens.hub.catalog.views import model_out, prediction_out, sample_out
+from seedlens.hub.catalog.views import model_out, prediction_out
 from seedlens.hub.errors import HubNotFoundError, NotFoundError, ReadOnlyHubError
 from seedlens.hub.hub import Hub
 from seedlens.hub.schemas import (
@@ -149,10 +149,11 @@ class LocalHub(Hub):
             engine = create_catalog_engine(target)
             if store is None and engine.url.get_backend_name() == "sqlite" and engine.url.database:
                 store = str(Path(engine.url.database).resolve()) + ".blobs"
-            if store is None:
+            recorded = _recorded_store(engine) if store is None else None
+            if store is None and recorded is None:
                 engine.dispose()
                 raise ConfigError(f"{_safe_url(target)}: a database hub needs --store URL (a folder or s3://...)")
-            default_store = _absolute_store(store)
+            default_store = _absolute_store(store) if store is not None else str(recorded)
         else:
             folder = Path(target).expanduser().resolve()
             if (folder / MANIFEST).exists():
@@ -229,8 +230,7 @@ class LocalHub(Hub):
         cursor: str | None = None
         while True:
             with self.session() as session:
-                rows, cursor = queries.page_samples(session, where, project, page_size, cursor)
-                page = [sample_out(r) for r in rows]
+                page, cursor = queries.page_views(session, where, project, page_size, cursor)
             yield from page
             if cursor is None:
                 return
@@ -243,7 +243,7 @@ class LocalHub(Hub):
     def sample(self, sample_id: str, *, project: str | None = None) -> SampleOut:
         """Return one sample (see :meth:`Hub.sample`)."""
         with self.session() as session:
-            return sample_out(queries.get_sample(session, sample_id, project))
+            return queries.get_view(session, sample_id, project)
 
     def fetch_blob(self, digest: str, dest: str | Path) -> Path:
         """Copy a blob to ``dest`` (verified, atomic)."""
@@ -413,7 +413,7 @@ class LocalHub(Hub):
                 set_trait(session, sample.id, name, value)
             session.flush()
             session.expire(sample)
-            return sample_out(queries.get_sample(session, sample_id, project))
+            return queries.get_view(session, sample_id, project)
 
     def split(self, by: str, ratios: str | Sequence[float], *, seed: int = 0, where: str | None = None,
               project: str | None = None, names: Sequence[str] | None = None) -> SplitReport:
@@ -481,6 +481,18 @@ class LocalHub(Hub):
 def _info(engine: Engine) -> dict[str, str]:
     with session_factory(engine)() as session:
         return {row.key: row.value for row in session.scalars(select(HubInfo))}
+
+
+def _recorded_store(engine: Engine) -> str | None:
+    """The store URL an existing catalog records, or None (no catalog yet, or unreachable)."""
+    from sqlalchemy import inspect
+
+    try:
+        if not inspect(engine).has_table("hub_info"):
+            return None
+        return _info(engine).get("store_url")
+    except Exception:
+        return None
 
 
 def _safe_url(url: str) -> str:

@@ -79,3 +79,20 @@ def test_migrations_match_the_models(hub):
     with hub.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_init_upgrades_an_older_catalog(tmp_path):
+    from alembic import command
+
+    hub = Hub.init(tmp_path / "h")
+    config = migrate._alembic_config(hub.engine)
+    with hub.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    hub.close()
+    with pytest.raises(CatalogVersionError, match="revision '0001'.*seedlens hub init"):
+        Hub.open(tmp_path / "h")
+    with Hub.init(tmp_path / "h") as upgraded:
+        assert migrate.current_revision(upgraded.engine) == migrate.head_revision(upgraded.engine)
+        with upgraded.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -53,7 +53,8 @@ def create_catalog_engine(url: str, *, read_only: bool = False, wal: bool = True
     if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif backend == "postgresql":
-        kwargs.update(pool_pre_ping=True, pool_size=8, max_overflow=16)
+        # no server-side prepared statements: ad-hoc filters get plans for their actual values
+        kwargs.update(pool_pre_ping=True, pool_size=8, max_overflow=16, connect_args={"prepare_threshold": None})
     else:
         raise ConfigError(f"unsupported catalog database {backend!r} in {url!r}; use sqlite or postgresql")
     engine = create_engine(url, **kwargs)

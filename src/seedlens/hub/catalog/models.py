@@ -102,11 +102,14 @@ class Acquisition(Base):
     """
 
     __tablename__ = "acquisitions"
-    __table_args__ = (UniqueConstraint("sample_pk", "modality", "blob_hash"),)
+    __table_args__ = (
+        UniqueConstraint("sample_pk", "modality", "blob_hash"),
+        Index("ix_acquisitions_modality_sample_pk", "modality", "sample_pk"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     sample_pk: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
-    modality: Mapped[str] = mapped_column(String(16), index=True)
+    modality: Mapped[str] = mapped_column(String(16))
     blob_hash: Mapped[str] = mapped_column(String(64), index=True)
     blob_kind: Mapped[str] = mapped_column(String(8), default="file")
     suffix: Mapped[str] = mapped_column(String(32), default="")
@@ -136,9 +139,9 @@ class Trait(Base):
     """The value of one trait of one sample (numeric or text, by the trait's kind)."""
 
     __tablename__ = "traits"
-    __table_args__ = (
-        Index("ix_traits_name_num_value", "name", "num_value"),
-        Index("ix_traits_name_text_value", "name", "text_value"),
+    __table_args__ = (  # covering: a trait filter is answered from the index alone
+        Index("ix_traits_name_num_value_sample_pk", "name", "num_value", "sample_pk"),
+        Index("ix_traits_name_text_value_sample_pk", "name", "text_value", "sample_pk"),
     )
 
     sample_pk: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
@@ -156,9 +159,10 @@ class Tag(Base):
     """A free tag on a sample."""
 
     __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_tag_sample_pk", "tag", "sample_pk"),)
 
     sample_pk: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
 class Model(Base):

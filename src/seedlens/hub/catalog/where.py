@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from seedlens.hub.catalog.models import Acquisition, Project, Sample, Tag, Trait
@@ -65,12 +65,29 @@ class _Compiler:
 
     def node(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, And):
-            return and_(*(self.node(p) for p in node.parts))
+            return self.conjunction(node)
         if isinstance(node, Or):
             return or_(*(self.node(p) for p in node.parts))
         if isinstance(node, Not):
             return not_(self.node(node.part))
         return self.comparison(node)
+
+    def conjunction(self, node: And) -> ColumnElement[bool]:
+        """AND; positive comparisons of one trait share one subquery (``oil > 40 and oil < 45`` is a range)."""
+        by_trait: dict[str, list[Comparison]] = {}
+        conditions: list[ColumnElement[bool]] = []
+        for part in node.parts:
+            if isinstance(part, Comparison) and part.field in self.traits and _positive(part):
+                by_trait.setdefault(part.field, []).append(part)
+            else:
+                conditions.append(self.node(part))
+        for name, parts in by_trait.items():
+            if len(parts) == 1:
+                conditions.append(self.comparison(parts[0]))
+            else:
+                inner = [self.trait(p, self.traits[name], bare=True) for p in parts]
+                conditions.append(Sample.id.in_(select(Trait.sample_pk).where(Trait.name == name, *inner)))
+        return and_(*conditions)
 
     def error(self, at: Comparison | Value, problem: str) -> ExprError:
         if isinstance(at, Comparison):
@@ -83,9 +100,7 @@ class _Compiler:
         if c.field == "project":
             return self.multi(c, lambda cond: Sample.project_id.in_(select(Project.id).where(cond)), Project.name)
         if c.field == "tag":
-            return self.multi(
-                c, lambda cond: exists().where(Tag.sample_pk == Sample.id, cond), Tag.tag
-            )
+            return self.multi(c, lambda cond: Sample.id.in_(select(Tag.sample_pk).where(cond)), Tag.tag)
         if c.field == "modality":
             for value in self.values(c):
                 text = value.text if value.kind == "num" else str(value.value)
@@ -93,7 +108,7 @@ class _Compiler:
                     kinds = ", ".join(m.value for m in Modality)
                     raise self.error(value, f"unknown modality {text!r}; expected one of: {kinds}")
             return self.multi(
-                c, lambda cond: exists().where(Acquisition.sample_pk == Sample.id, cond), Acquisition.modality
+                c, lambda cond: Sample.id.in_(select(Acquisition.sample_pk).where(cond)), Acquisition.modality
             )
         if c.field in self.traits:
             return self.trait(c, self.traits[c.field])
@@ -160,13 +175,15 @@ class _Compiler:
                ">=": column >= value}
         return wrap(ops[c.op])
 
-    def trait(self, c: Comparison, kind: str) -> ColumnElement[bool]:
-        """A trait: EXISTS on the traits table with the name and value condition."""
+    def trait(self, c: Comparison, kind: str, *, bare: bool = False) -> ColumnElement[bool]:
+        """A trait: the sample is among those whose trait row matches (``bare``: just the row condition)."""
         numeric = kind == "num"
         column = Trait.num_value if numeric else Trait.text_value
 
         def wrap(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-            return exists().where(Trait.sample_pk == Sample.id, Trait.name == c.field, cond)
+            if bare:
+                return cond
+            return Sample.id.in_(select(Trait.sample_pk).where(Trait.name == c.field, cond))
 
         def coerce(value: Value) -> float | str | None:
             if value.kind == "null":
@@ -186,7 +203,7 @@ class _Compiler:
             items = [coerce(v) for v in self.values(c)]
             if None in items:
                 raise self.error(c, f"{c.field} cannot be compared with null inside a list")
-            cond = wrap(column.in_(items)) if items else false()
+            cond = wrap(column.in_(items))
             return cond if c.op == "in" else not_(cond)
         assert isinstance(c.value, Value)
         value = coerce(c.value)
@@ -200,3 +217,9 @@ class _Compiler:
         ops = {"=": column == value, "<": column < value, "<=": column <= value, ">": column > value,
                ">=": column >= value}
         return wrap(ops[c.op])
+
+
+def _positive(c: Comparison) -> bool:
+    """True for comparisons that hold for the trait row itself (mergeable into one trait subquery)."""
+    values = c.value if isinstance(c.value, tuple) else (c.value,)
+    return c.op in ("=", "<", "<=", ">", ">=", "in", "contains") and all(v.kind != "null" for v in values)

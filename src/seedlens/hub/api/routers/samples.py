@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from seedlens.hub import names
 from seedlens.hub.api.deps import HubDep, ReadToken, SettingsDep, WriteToken
 from seedlens.hub.catalog import queries
-from seedlens.hub.catalog.views import sample_out
 from seedlens.hub.schemas import ErrorOut, FieldOut, HubInfoOut, SampleIn, SampleOut, SamplePage, UploadOut
 from seedlens.types import Modality
 
@@ -46,13 +45,14 @@ def list_samples(
     limit: Annotated[int, Query(ge=1, description="page size (at most SEEDLENS_MAX_PAGE_SIZE)")] = 100,
     cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
     count: Annotated[bool, Query(description="also return the number of matching samples")] = False,
-) -> SamplePage:
+) -> Response:
     """Return one page of samples matching ``where``, in insertion order."""
     limit = min(limit, settings.max_page_size)
     with hub.session() as session:
-        rows, next_cursor = queries.page_samples(session, where, project, limit, cursor)
+        items, next_cursor = queries.page_views(session, where, project, limit, cursor)
         total = queries.count_samples(session, where, project) if count else None
-        return SamplePage(items=[sample_out(r) for r in rows], next_cursor=next_cursor, total=total)
+    page = SamplePage(items=items, next_cursor=next_cursor, total=total)
+    return Response(page.model_dump_json(), media_type="application/json")  # already validated: skip re-encoding
 
 
 @router.get("/samples/{sample_id}", response_model=SampleOut, responses=ERRORS, summary="One sample")
