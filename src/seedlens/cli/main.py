@@ -1,12 +1,18 @@
 """The ``seedlens`` command: a thin layer over the Python API.
 
-Sub-command groups live in their own modules (``cli/hub.py``...) and are attached here. Heavy imports
-(torch, the hub) happen inside the commands, so ``seedlens --help`` starts fast.
+Each command lives in its own module; this file attaches them. Heavy imports (torch, the hub) happen
+inside the commands, so ``seedlens --help`` starts fast. Errors seedlens raises on purpose are printed as
+one clear line (exit code 2), never as a traceback.
 """
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
+
+from seedlens.cli import demo, evaluate, info, score, train
 
 app = typer.Typer(
     name="seedlens",
@@ -15,16 +21,46 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("train")(train.train)
+app.command("score")(score.score)
+app.command("explain")(score.explain)
+app.command("eval")(evaluate.evaluate)
+app.command("demo")(demo.demo)
+app.command("backbones")(info.backbones)
+app.command("detectors")(info.detectors)
+
+_groups_attached = False
 
 
 def _attach_groups() -> None:
     """Attach the sub-command groups; each module exposes a ``typer.Typer`` named ``app``."""
+    global _groups_attached
+    if _groups_attached:
+        return
     from seedlens.cli import hub
 
     app.add_typer(hub.app, name="hub", help="The data hub: catalog, blob store, REST API, bundles.")
+    _groups_attached = True
 
 
 def main() -> None:
     """Entry point of the ``seedlens`` console script."""
+    from seedlens.errors import SeedlensError
+
     _attach_groups()
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except SeedlensError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except FileNotFoundError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

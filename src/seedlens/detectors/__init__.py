@@ -32,7 +32,7 @@ def load_detector(path: str | Path, device: str = "auto") -> Detector:
         raise ReadError(config_file, "missing: not a saved seedlens detector (run folder) ")
     name = str(load_yaml(config_file).get("detector"))
     cls = DETECTORS.get(name)
-    return cls.load(path, device=device)  # type: ignore[attr-defined,no-any-return]
+    return cls.load(path, device=device)  # type: ignore[attr-defined]
 
 
 __all__ = [

@@ -42,7 +42,9 @@ class Detector(ABC):
     threshold_: float
 
     @abstractmethod
-    def fit(self, data: Any) -> Detector:
+    def fit(
+        self, data: Any, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True
+    ) -> Detector:
         """Fit on normal data (plus whatever anomalies the method synthesises or is given); return ``self``."""
 
     @abstractmethod

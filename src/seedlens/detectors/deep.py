@@ -179,10 +179,9 @@ class DeepDetector(Detector):
         if not arrays:
             raise ConfigError("fit needs at least one normal sample; got an empty batch")
         modality = Modality.parse(config.modality) if config.modality else infer_modality(arrays[0])
-        labels = [0] * len(arrays)
-        masks: list[np.ndarray | None] = [None] * len(arrays)
-        arrays, labels, masks, val = _hold_out(arrays, labels, masks, config.val_fraction, rng)
-        return TrainingData(arrays, labels, masks, val, modality)
+        no_masks: list[np.ndarray | None] = [None] * len(arrays)
+        arrays, labels, kept_masks, val = _hold_out(arrays, [0] * len(arrays), no_masks, config.val_fraction, rng)
+        return TrainingData(arrays, labels, kept_masks, val, modality)
 
     def _setup(self, config: DeepDetectorConfig, samples: TrainingData) -> None:
         """Resolve backbone, input size, channels and the preprocessor from the config and the data."""
@@ -210,7 +209,7 @@ class DeepDetector(Detector):
             size=self.input_size_,
             channels=self.in_channels_,
             intensity=intensity,
-            window=tuple(config.window) if config.window is not None else None,
+            window=(float(config.window[0]), float(config.window[1])) if config.window is not None else None,
         )
         pooling = config.score_pooling
         self.score_pooling_ = ("topk" if modality is Modality.VOLUME else "mean") if pooling == "auto" else pooling

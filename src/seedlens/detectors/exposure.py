@@ -90,6 +90,7 @@ def expose(
         ``x (N, C, *spatial)``, ``labels (N,)`` (1 = anomalous) and ``masks (N, 1, *spatial)``.
     """
     x, labels, masks = batch["x"], batch["label"], batch["mask"]
+    generator = cpu_generator(generator)
     if augment:
         x, masks = random_flips(x, masks, generator)
     if online is not None:
@@ -103,10 +104,23 @@ def expose(
     return x, labels, masks
 
 
+def cpu_generator(generator: torch.Generator) -> torch.Generator:
+    """Return a CPU generator seeded from ``generator`` (the training loop's may live on the GPU).
+
+    Anomaly synthesis and flips draw on the CPU; seeding from the loop's generator keeps them reproducible
+    across resumes.
+    """
+    if generator.device.type == "cpu":
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+    return torch.Generator().manual_seed(seed)
+
+
 def random_flips(
     x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip each sample ``(N, C, *spatial)`` (and its mask) along each spatial axis with probability 0.5."""
+    generator = cpu_generator(generator)
     for axis in range(2, x.ndim):
         flip = torch.rand(x.shape[0], generator=generator) < 0.5
         if bool(flip.any()):

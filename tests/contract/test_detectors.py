@@ -1,0 +1,125 @@
+"""The Detector contract, run against every registered detector on 2D, 3D and cube data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seedlens.detectors import create_detector, list_detectors, load_detector
+from seedlens.errors import ConfigError, NotFittedError, ShapeError
+
+FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
+
+
+def _images(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((n, 1, 28, 28), dtype=np.float32)
+
+
+def _volumes(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((n, 1, 16, 16, 16), dtype=np.float32)
+
+
+def _cubes(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((n, 12, 16, 16), dtype=np.float32)
+
+
+KINDS = {
+    "image": (_images, {"image_size": 28}),
+    "volume": (_volumes, {"image_size": 16}),
+    "cube": (_cubes, {"image_size": 16, "modality": "cube"}),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """One fitted detector per (detector, kind), shared by the contract checks."""
+    cache: dict[tuple[str, str], object] = {}
+
+    def get(name: str, kind: str):
+        if (name, kind) not in cache:
+            make, extra = KINDS[kind]
+            rng = np.random.default_rng(0)
+            detector = create_detector(name, **FAST, **extra)
+            detector.fit(make(12, rng), progress=False)
+            cache[(name, kind)] = detector
+        return cache[(name, kind)]
+
+    return get
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_unfitted_detector_raises_not_fitted(name):
+    detector = create_detector(name, **FAST)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        detector.score(np.zeros((1, 1, 28, 28), np.float32))
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_constructor_stores_params_and_fit_validates_them(name):
+    detector = create_detector(name, epochs=-3)
+    assert detector.params["epochs"] == -3  # stored as given
+    with pytest.raises(ConfigError, match="epochs=-3"):
+        detector.fit(np.zeros((4, 1, 28, 28), np.float32), progress=False)
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_unknown_option_is_named_with_a_close_match(name):
+    detector = create_detector(name, epoch=3)
+    with pytest.raises(ConfigError, match=r"unknown option 'epoch'.*did you mean 'epochs'"):
+        detector.fit(np.zeros((4, 1, 28, 28), np.float32), progress=False)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("name", list_detectors())
+def test_score_explain_predict_shapes(fitted, name, kind):
+    detector = fitted(name, kind)
+    make, _ = KINDS[kind]
+    x = make(3, np.random.default_rng(1))
+    scores = detector.score(x)
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+    maps = detector.explain(x)
+    assert maps.shape == (3, 1, *x.shape[2:])
+    assert np.all(maps >= 0)
+    predictions = detector.predict(x)
+    assert predictions.dtype == bool and predictions.shape == (3,)
+    np.testing.assert_array_equal(predictions, scores > detector.threshold_)
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_explain_returns_maps_at_each_inputs_resolution(fitted, name):
+    detector = fitted(name, "image")
+    rng = np.random.default_rng(2)
+    inputs = [rng.random((1, 40, 50), dtype=np.float32), rng.random((1, 20, 28), dtype=np.float32)]
+    maps = detector.explain(inputs)
+    assert [m.shape for m in maps] == [(1, 40, 50), (1, 20, 28)]
+    for mode in ("local", "global"):
+        normalized = detector.explain(inputs, normalize=mode)
+        assert all(float(m.min()) >= 0.0 and float(m.max()) <= 1.0 for m in normalized)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("name", list_detectors())
+def test_save_load_round_trip_gives_identical_scores(fitted, tmp_path, name, kind):
+    detector = fitted(name, kind)
+    make, _ = KINDS[kind]
+    x = make(4, np.random.default_rng(3))
+    detector.save(tmp_path / "run")
+    loaded = load_detector(tmp_path / "run", device="cpu")
+    assert type(loaded) is type(detector)
+    assert loaded.threshold_ == detector.threshold_
+    np.testing.assert_allclose(loaded.score(x), detector.score(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded.explain(x), detector.explain(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_cube_with_other_band_count_names_both_counts(fitted, name):
+    detector = fitted(name, "cube")
+    with pytest.raises(ShapeError, match=r"13 bands.*12 bands"):
+        detector.score(np.zeros((1, 13, 16, 16), np.float32))
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_wrong_layout_names_the_shape(fitted, name):
+    detector = fitted(name, "volume")
+    with pytest.raises(ShapeError, match=r"\(1, 16, 16\)"):
+        detector.score([np.zeros((1, 16, 16), np.float32)])
