@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from seedlens.hub.hub import Hub
     from seedlens.hub.local import LocalHub
 
 app = typer.Typer(no_args_is_help=True, help="The data hub: catalog, blob store, REST API, bundles.")
@@ -51,6 +52,12 @@ def _errors() -> Iterator[None]:
     except SeedlensError as err:
         _err(f"error: {err}")
         raise typer.Exit(2) from None
+
+
+def _open_any(hub: str | None) -> Hub:
+    from seedlens.hub.hub import Hub
+
+    return Hub.open(hub)
 
 
 def _open_local(hub: str | None, *, read_only: bool = False) -> LocalHub:
@@ -107,7 +114,7 @@ def import_(
 ) -> None:
     """Import every file under FOLDER; idempotent (a second run adds nothing)."""
     with _errors():
-        opened = _open_local(hub)
+        opened = _open_any(hub)
         try:
             report = opened.import_dir(folder, modality, labels=labels, id_pattern=id_pattern, project=project,
                                        keep_phi=keep_phi, progress=lambda m: typer.echo(m, err=True))
@@ -130,7 +137,7 @@ def split(
 ) -> None:
     """Assign train/val/test splits grouped by a field."""
     with _errors():
-        opened = _open_local(hub)
+        opened = _open_any(hub)
         try:
             report = opened.split(by, ratios, seed=seed, where=where, project=project,
                                   names=names.split(",") if names else None)
@@ -209,7 +216,7 @@ def token_create(
     import secrets
 
     with _errors():
-        opened = _open_local(hub)
+        opened = _open_any(hub)
         try:
             info_, token = opened.create_token(name or f"{scope}-{secrets.token_hex(3)}", scope)
         finally:
@@ -222,7 +229,7 @@ def token_create(
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")], hub: HubOption = None) -> None:
     """Revoke a token; the server refuses it from then on."""
     with _errors():
-        opened = _open_local(hub)
+        opened = _open_any(hub)
         try:
             opened.revoke_token(name)
         finally:
@@ -234,7 +241,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")],
 def token_list(hub: HubOption = None) -> None:
     """List tokens (names and scopes, never secrets)."""
     with _errors():
-        opened = _open_local(hub)
+        opened = _open_any(hub)
         try:
             rows = opened.tokens()
         finally:

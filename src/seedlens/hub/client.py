@@ -38,6 +38,8 @@ from seedlens.hub.schemas import (
     SampleIn,
     SampleOut,
     SamplePage,
+    SplitIn,
+    SplitOut,
     TokenCreated,
     TokenOut,
     UploadOut,
@@ -216,11 +218,13 @@ class HubClient:
                                                    {"project": project}))
 
     def upload(self, path: str | Path, *, sample_id: str, modality: str, project: str = "default",
-               filename: str | None = None, keep_phi: bool = False) -> UploadOut:
+               filename: str | None = None, keep_phi: bool = False, source_name: str | None = None) -> UploadOut:
         """Upload a file (or a ``.tar`` of a DICOM series / ENVI pair) as an acquisition of ``sample_id``."""
         path = Path(path)
         params = {"filename": filename or path.name, "modality": modality, "project": project,
                   "keep_phi": str(keep_phi).lower()}
+        if source_name:
+            params["source_name"] = source_name
         with open(path, "rb") as handle:
             response = self._http.post(f"{API}/samples/{_quote(sample_id)}/acquisitions", params=params,
                                        content=_chunks(handle), headers={
@@ -261,6 +265,10 @@ class HubClient:
         finally:
             tmp.unlink(missing_ok=True)
         return out
+
+    def split(self, request: SplitIn) -> SplitOut:
+        """Have the server assign grouped splits (write scope)."""
+        return SplitOut.model_validate(self._send("POST", f"{API}/splits", request.model_dump()))
 
     def tokens(self) -> list[TokenOut]:
         """List tokens (admin)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +26,14 @@ from seedlens.hub.schemas import (
     PredictionIn,
     PredictionOut,
     SampleOut,
+    TokenOut,
 )
 from seedlens.hub.settings import HubSettings, resolve_hub
 
 if TYPE_CHECKING:
+    from seedlens.hub.importer import ImportReport
     from seedlens.hub.local import LocalHub
+    from seedlens.hub.splits import SplitReport
 
 PredictionItem = PredictionIn | tuple[str, float] | tuple[str, float, "np.ndarray | None"]
 
@@ -244,6 +247,29 @@ class Hub(ABC):
             ExprError: malformed ``where``.
             BundleError: ``out`` exists and is not empty.
         """
+
+    @abstractmethod
+    def import_dir(self, folder: str | Path, modality: str, *, labels: str | Path | None = None,
+                   id_pattern: str | None = None, project: str = "default", keep_phi: bool = False,
+                   progress: Callable[[str], None] | None = None) -> ImportReport:
+        """Import every file under ``folder`` (``seedlens hub import``); see :meth:`LocalHub.import_dir`."""
+
+    @abstractmethod
+    def split(self, by: str, ratios: str | Sequence[float], *, seed: int = 0, where: str | None = None,
+              project: str | None = None, names: Sequence[str] | None = None) -> SplitReport:
+        """Assign grouped splits (``seedlens hub split``); see :meth:`LocalHub.split`."""
+
+    @abstractmethod
+    def create_token(self, name: str, scope: str = "read") -> tuple[TokenOut, str]:
+        """Create an API token; return its record and the token text (shown once)."""
+
+    @abstractmethod
+    def revoke_token(self, name: str) -> TokenOut:
+        """Revoke an API token by name."""
+
+    @abstractmethod
+    def tokens(self) -> list[TokenOut]:
+        """Return every token's name, scope and state (never secrets)."""
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

@@ -384,7 +384,7 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
             item = _blob_for(hub.store, candidate, keep_phi)
         except (ReadError, OSError, InvalidNameError) as err:
             raise HubImportError([f"{source_name}: {getattr(err, 'problem', None) or err}"]) from err
-        created = False
+        created = sample_created = blob_created = False
         try:
             with hub.session() as session:
                 known = session.scalar(
@@ -402,14 +402,16 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
                 except Exception as err:  # a reader bug must still name the file
                     raise HubImportError([f"{source_name}: cannot read as {modality.value} "
                                           f"({type(err).__name__}: {err})"]) from err
-                hub.store.put_file(item.blob_path, move=item.temporary)
+                blob_created = hub.store.put_file(item.blob_path, move=item.temporary).created
                 item.temporary = False
+                batch = ImportReport()
                 with hub.session() as session:
-                    _write_batch(session, [item], modality, project, None, ImportReport())
-                created = True
+                    _write_batch(session, [item], modality, project, None, batch)
+                created, sample_created = True, batch.added_samples > 0
         finally:
             _cleanup([item])
     with hub.session() as session:
         view = queries.get_view(session, sample_id, project)
         match = next(a for a in view.acquisitions if a.modality == modality.value and a.blob == item.digest)
-        return UploadOut(sample=view, acquisition=match, created=created)
+        return UploadOut(sample=view, acquisition=match, created=created, sample_created=sample_created,
+                         blob_created=blob_created)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedlens.hub.client import HubClient
 from seedlens.hub.hub import Hub
@@ -17,8 +17,14 @@ from seedlens.hub.schemas import (
     PredictionIn,
     PredictionOut,
     SampleOut,
+    SplitIn,
+    TokenOut,
 )
 from seedlens.hub.settings import HubSettings
+from seedlens.hub.splits import SplitReport
+
+if TYPE_CHECKING:
+    from seedlens.hub.importer import ImportReport
 
 
 class RemoteHub(Hub):
@@ -104,3 +110,33 @@ class RemoteHub(Hub):
 
             raise BundleError(f"a bundle from a served hub is a .tar archive; got {out}")
         return self.client.bundle(out, where, project=project)
+
+    def import_dir(self, folder: str | Path, modality: str, *, labels: str | Path | None = None,
+                   id_pattern: str | None = None, project: str = "default", keep_phi: bool = False,
+                   progress: Callable[[str], None] | None = None) -> ImportReport:
+        """Import a folder by uploading it (see :func:`seedlens.hub.remote_import.import_remote`)."""
+        from seedlens.hub.remote_import import import_remote
+
+        return import_remote(self, Path(folder), modality, labels=labels, id_pattern=id_pattern, project=project,
+                             keep_phi=keep_phi, progress=progress)
+
+    def split(self, by: str, ratios: str | Sequence[float], *, seed: int = 0, where: str | None = None,
+              project: str | None = None, names: Sequence[str] | None = None) -> SplitReport:
+        """Have the server assign grouped splits."""
+        text = ratios if isinstance(ratios, str) else ",".join(str(r) for r in ratios)
+        out = self.client.split(SplitIn(by=by, ratios=text, seed=seed, where=where, project=project,
+                                        names=list(names) if names else None))
+        return SplitReport(by=out.by, samples=dict(out.samples), groups=dict(out.groups), warnings=list(out.warnings))
+
+    def create_token(self, name: str, scope: str = "read") -> tuple[TokenOut, str]:
+        """Create a token on the server (admin scope)."""
+        created = self.client.create_token(name, scope)
+        return TokenOut(name=created.name, scope=created.scope, created_at=created.created_at), created.token
+
+    def revoke_token(self, name: str) -> TokenOut:
+        """Revoke a token on the server (admin scope)."""
+        return self.client.revoke_token(name)
+
+    def tokens(self) -> list[TokenOut]:
+        """List the server's tokens (admin scope)."""
+        return self.client.tokens()

@@ -234,7 +234,31 @@ class UploadOut(_Out):
 
     sample: SampleOut
     acquisition: AcquisitionOut
-    created: bool
+    created: bool = Field(description="a new acquisition was added (false: the identical one was already there)")
+    sample_created: bool = Field(default=False, description="the sample did not exist before")
+    blob_created: bool = Field(default=False, description="the bytes were not in the store before")
+
+
+class SplitIn(BaseModel):
+    """A grouped split to compute and store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(max_length=64, description="field whose groups never straddle two splits (lot, a trait...)")
+    ratios: str = Field(default="60,20,20", max_length=64)
+    seed: int = Field(default=0, ge=0, le=2**32)
+    where: str | None = Field(default=None, max_length=8192)
+    project: str | None = Field(default=None, max_length=128)
+    names: list[str] | None = Field(default=None, max_length=5)
+
+
+class SplitOut(_Out):
+    """Samples and groups per split."""
+
+    by: str
+    samples: dict[str, int]
+    groups: dict[str, int]
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TokenIn(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 import httpx
@@ -280,3 +281,45 @@ def test_openapi_schema_is_the_contract(served):
         assert internal not in text, internal
     sample = schema["components"]["schemas"]["SampleOut"]["properties"]
     assert "id" not in sample and "sample_id" in sample
+
+
+def test_cli_against_a_served_hub(served, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from seedlens.cli import main
+    from seedlens.hub.dataset import materialize
+    from seedlens.hub.testing import write_dicom_series, write_labels
+
+    main._attach_groups()
+    runner = CliRunner()
+    monkeypatch.setenv("SEEDLENS_HUB", served["url"])
+    monkeypatch.setenv("SEEDLENS_TOKEN", served["tokens"]["admin"])
+    folder = tmp_path / "ct"
+    for i in range(2):
+        write_dicom_series(folder / f"p{i}", n_slices=2, seed=i)
+    labels = write_labels(tmp_path / "ct.csv", [{"sample_id": "p0", "lot": "X1", "dose": "1.5", "tags": "ct"},
+                                                {"sample_id": "p1", "lot": "X2", "dose": "2"},
+                                                {"sample_id": "nobody", "lot": "X3"}])
+
+    def run(*args):
+        return runner.invoke(main.app, ["hub", *args], catch_exceptions=False)
+
+    result = run("import", str(folder), "--modality", "volume", "--labels", str(labels), "--project", "ct")
+    assert result.exit_code == 0, result.output
+    assert "2 sample(s) and 2 acquisition(s) added" in result.stdout and "nobody" in result.stderr
+    again = run("import", str(folder), "--modality", "volume", "--labels", str(labels), "--project", "ct")
+    assert "0 sample(s) and 0 acquisition(s) added, 2 already present, 0 label update(s)" in again.stdout
+    hub = served["hub"]
+    p0 = hub.sample("p0", project="ct")
+    assert p0.lot == "X1" and p0.traits == {"dose": 1.5} and p0.tags == ["ct"]
+    assert p0.acquisitions[0].source_name == "p0" and p0.acquisitions[0].kind == "tar"
+    path = materialize(hub, p0.acquisitions[0], tmp_path / "cache")
+    import pydicom
+
+    assert all("PatientName" not in pydicom.dcmread(f) for f in path.iterdir())
+    result = run("split", "--by", "lot", "--ratios", "50,50", "--where", 'project = "ct"')
+    assert result.exit_code == 0 and "train: 1 sample(s)" in result.stdout
+    token = run("token", "create", "--scope", "read", "--name", "remote-made").stdout.strip()
+    assert token.startswith("slh_") and "remote-made\tread\tactive" in run("token", "list").stdout
+    listing = run("ls", "--where", 'dose > 1.7', "--json")
+    assert [s["sample_id"] for s in json.loads(listing.stdout)] == ["p1"]

@@ -90,7 +90,7 @@ def test_init_upgrades_an_older_catalog(tmp_path):
         config.attributes["connection"] = conn
         command.downgrade(config, "0001")
     hub.close()
-    with pytest.raises(CatalogVersionError, match="revision '0001'.*seedlens hub init"):
+    with pytest.raises(CatalogVersionError, match=r"revision '0001'.*seedlens hub init"):
         Hub.open(tmp_path / "h")
     with Hub.init(tmp_path / "h") as upgraded:
         assert migrate.current_revision(upgraded.engine) == migrate.head_revision(upgraded.engine)

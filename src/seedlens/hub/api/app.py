@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from seedlens import __version__
 from seedlens.errors import ConfigError, DataSourceError
-from seedlens.hub.api.routers import blobs, bundles, health, models, samples, tokens
+from seedlens.hub.api.routers import blobs, bundles, health, models, samples, splits, tokens
 from seedlens.hub.errors import (
     BlobCorruptError,
     BlobNotFoundError,
@@ -96,7 +96,8 @@ def create_app(settings: HubSettings | None = None, *, hub: LocalHub | None = No
     app.state.hub = served
     app.state.settings = settings
     app.state.authenticate = authenticate
-    for router in (health.router, samples.router, blobs.router, models.router, bundles.router, tokens.router):
+    for router in (health.router, samples.router, splits.router, blobs.router, models.router, bundles.router,
+                   tokens.router):
         app.include_router(router)
 
     @app.exception_handler(HubError)

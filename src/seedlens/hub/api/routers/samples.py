@@ -89,12 +89,15 @@ async def upload(
     modality: Annotated[Modality, Query(description="image, volume, cube or table")],
     project: Annotated[str, Query(max_length=128)] = "default",
     keep_phi: Annotated[bool, Query(description="store DICOM as is instead of de-identified")] = False,
+    source_name: Annotated[str | None, Query(max_length=1024, description="where the file came from (relative "
+                                                                          "path), kept in the catalog")] = None,
 ) -> UploadOut:
     """Store the request body as a new acquisition of ``sample_id`` (201), or find the identical one (200)."""
     hub.check_writable()
     name = names.check_filename(filename)
     names.check_sample_id(sample_id)
     names.check_project(project)
+    source = names.check_member_path(source_name) if source_name else name
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -113,7 +116,7 @@ async def upload(
         if received == 0:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "empty upload: send the file as the request body")
         result = await run_in_threadpool(hub.add_file, path, sample_id=sample_id, modality=modality.value,
-                                         project=project, source_name=name, keep_phi=keep_phi)
+                                         project=project, source_name=source, keep_phi=keep_phi)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return result
