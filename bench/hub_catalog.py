@@ -179,6 +179,7 @@ def report(args: argparse.Namespace, server_version: object, generated_s: float,
         "all_pages_within_target": all(r["page_p95_ms"] <= TARGET_MS for r in results),
         "all_use_indexes": all(r["uses_index"] for r in results),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "measured": "first page of 50 samples with tags, traits and acquisitions (GET /api/v1/samples path), "
                     "and count(*), in-process, one connection",
         "queries": results,

@@ -145,6 +145,7 @@ def main() -> None:
         "by_kind": {kind: percentiles(values) for kind, values in sorted(out.items())},
         "server": "seedlens hub serve (uvicorn, 1 process, SQLite catalog, local blob folder), loopback",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hub_load.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -86,6 +86,7 @@ class HubSource:
                  label_field: str = "germination", normal_class: str = "normal",
                  modality: str | Modality | None = None, *, project: str | None = None,
                  cache_dir: str | Path | None = None, token: str | None = None) -> None:
+        self._owned = not isinstance(hub_or_bundle, Hub)
         self.hub = hub_or_bundle if isinstance(hub_or_bundle, Hub) else Hub.open(hub_or_bundle, token=token)
         self.where = where
         self.label_field = label_field
@@ -193,6 +194,17 @@ class HubSource:
                               sample.split or ""])
             digest.update(line.encode() + b"\n")
         return digest.hexdigest()
+
+    def close(self) -> None:
+        """Close the hub if this source opened it."""
+        if self._owned:
+            self.hub.close()
+
+    def __enter__(self) -> HubSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def refresh(self) -> None:
         """Forget the cached selection so the next call queries the hub again."""

@@ -137,3 +137,13 @@ def test_hub_verify(scored):
     assert any(f"extra blob {stray.digest}" in p for p in report.problems)
     scored.store.delete(digest)
     assert any(f"missing blob {digest}" in p for p in scored.verify().problems)
+
+
+def test_merge_a_hub_folder_into_another(scored, tmp_path):
+    other = LocalHub.create(tmp_path / "other")
+    other.upsert_sample("mine", SampleIn(species="oat"))
+    report = other.merge(scored.location)
+    assert report.samples == 6 and report.models == 1 and report.predictions == 2
+    assert other.count() == 7 and other.verify().ok
+    assert other.merge(scored.location).samples == 0
+    other.close()

@@ -72,7 +72,9 @@ def test_cubes_from_a_bundle(hub, tmp_path):
         write_envi(tmp_path / "hsi", f"leaf{i}", seed=i)
     hub.import_dir(tmp_path / "hsi", "cube")
     bundle = hub.bundle(tmp_path / "b.tar")
-    records = HubSource(bundle, cache_dir=tmp_path / "c").records()
+    with HubSource(bundle, cache_dir=tmp_path / "c") as source:
+        assert source.hub.is_bundle
+        records = source.records()
     assert [r.path.name for r in records] == ["leaf0.hdr", "leaf1.hdr"]
     array, meta = read(records[1].path)
     assert array.shape == (4, 5, 6) and meta.wavelengths == [400.0, 410.0, 420.0, 430.0]
