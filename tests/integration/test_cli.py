@@ -1,0 +1,102 @@
+"""The CLI end to end on a tiny synthetic dataset: train → score → explain → eval, and its error messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seedlens.data.synthetic import write_seed_dataset
+
+
+def seedlens(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "seedlens", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"seedlens {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    manifest = write_seed_dataset(
+        root / "data",
+        modality="image",
+        n_train=24,
+        n_val_normal=6,
+        n_val_anomalous=2,
+        n_test_normal=6,
+        n_test_anomalous=6,
+        size=32,
+        seed=0,
+    )
+    run = root / "run"
+    seedlens("train", manifest, "--out", run, "--epochs", "2", "--image-size", "32", "--device", "cpu", "--no-progress")
+    return manifest, run
+
+
+def test_train_writes_a_self_contained_run(trained_run):
+    _, run = trained_run
+    for name in ("detector.yaml", "weights.pt", "state.json", "checkpoint.pt", "train_config.yaml", "run.json"):
+        assert (run / name).is_file(), name
+
+
+def test_score_prints_one_json_object_per_input(trained_run):
+    manifest, run = trained_run
+    paths = sorted((manifest.parent).rglob("*.png"))[:3]
+    paths = [p for p in paths if "mask" not in p.name][:2] or paths[:2]
+    out = seedlens("score", run, *paths, "--json").stdout.strip().splitlines()
+    assert len(out) == len(paths)
+    threshold = json.loads((run / "state.json").read_text())["threshold"]
+    for line, path in zip(out, paths, strict=True):
+        item = json.loads(line)
+        assert set(item) == {"path", "score", "anomalous"}
+        assert item["path"] == str(path)
+        assert item["anomalous"] == (item["score"] > threshold)
+
+
+def test_explain_writes_overlays(trained_run, tmp_path):
+    manifest, run = trained_run
+    image = next(p for p in sorted(manifest.parent.rglob("*.png")) if "mask" not in p.name)
+    seedlens("explain", run, image, "--out", tmp_path / "maps")
+    written = list((tmp_path / "maps").glob("*.png"))
+    assert len(written) == 1 and written[0].stat().st_size > 1000
+
+
+def test_eval_writes_metrics_and_report(trained_run):
+    manifest, run = trained_run
+    result = seedlens("eval", run, manifest)
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("image_auroc", "f1", "f1_max", "threshold", "counts", "pixel_auroc", "pixel_auroc_in_mask", "aupro"):
+        assert metrics[key] is not None, key
+    assert 0.0 <= metrics["image_auroc"] <= 1.0
+    assert sum(metrics["counts"].values()) == 12
+    assert "Image AUROC" in result.stdout
+    html = (run / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') >= 3
+
+
+def test_unknown_backbone_is_one_clear_line(tmp_path, trained_run):
+    manifest, _ = trained_run
+    result = seedlens("train", manifest, "--out", tmp_path / "r", "--backbone", "fcdd33", "--epochs", "1", check=False)
+    assert result.returncode == 2
+    assert "unknown backbone 'fcdd33'" in result.stderr and "fcdd32" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_manifest_column_names_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,split\na.png,train\n")
+    result = seedlens("train", bad, "--out", tmp_path / "r", check=False)
+    assert result.returncode == 2
+    assert "bad.csv" in result.stderr and "label" in result.stderr
+
+
+def test_score_of_a_missing_run_is_a_clear_error(tmp_path):
+    result = seedlens("score", tmp_path / "nope", tmp_path / "x.png", check=False)
+    assert result.returncode == 2 and "not a saved seedlens detector" in result.stderr

@@ -1,0 +1,79 @@
+"""`seedlens demo --quick` end to end, and its report opened in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [sys.executable, "-m", "seedlens", "demo", "--quick", "--out", str(out / "demo"), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, out / "demo"
+
+
+def test_quick_demo_finishes_and_prints_its_metrics(quick_demo):
+    result, out = quick_demo
+    assert "Image AUROC" in result.stdout
+    assert re.search(r"Pixel AUROC in object\s*│\s*0\.\d+", result.stdout)
+    report = Path(re.search(r"report: (\S+)", result.stdout).group(1))
+    assert report.is_file() and report.parent == out / "run"
+    assert (out / "run" / "metrics.json").is_file()
+    assert list((out / "run" / "heatmaps").glob("*_heatmap.nii.gz")), "volumes get NIfTI heatmaps"
+
+
+def _browser_available() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists()
+
+
+@pytest.mark.browser
+def test_demo_report_images_all_load_in_chromium(quick_demo, tmp_path):
+    if not _browser_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: Debian chromium and playwright are required")
+        pytest.skip("headless Chromium (Debian package `chromium`) or playwright is not installed")
+    from playwright.sync_api import sync_playwright
+
+    _, out = quick_demo
+    report = out / "run" / "report.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(report.resolve().as_uri())
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => ({src: e.src.slice(0, 30), ok: e.complete && e.naturalWidth > 0}))"
+        )
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert len(images) >= 4, images
+    assert all(image["ok"] for image in images), images
+    assert all(image["src"].startswith("data:image/png;base64") for image in images)
