@@ -75,7 +75,8 @@ class HubSource:
     Each sample gives one record: its most recent acquisition of the modality. ``label`` is the
     sample's ``label_field`` value (``""`` when missing), ``is_anomalous`` is ``label != normal_class``
     for labelled samples and False for unlabelled ones, and ``split`` is the catalog's split (``""``
-    when unsplit). ``meta`` holds ``project``, ``sample_id``, ``blob``, ``modality`` and the sample fields.
+    when unsplit). ``meta`` holds ``project``, ``sample_id``, ``key`` (``project/sample_id``, what
+    :meth:`Hub.write_predictions` takes), ``blob``, ``modality`` and the sample fields.
 
     Example:
         >>> source = HubSource("hub/", where='species = "wheat"', normal_class="normal", modality="volume")
@@ -171,7 +172,7 @@ class HubSource:
                 raise DataSourceError(f"sample {sample.project}/{sample.sample_id}: cannot fetch its "
                                       f"{acquisition.modality} blob: {err}") from err
             meta = {"project": sample.project, "sample_id": sample.sample_id, "blob": acquisition.blob,
-                    "modality": acquisition.modality}
+                    "modality": acquisition.modality, "key": f"{sample.project}/{sample.sample_id}"}
             meta.update({k: str(v) for k in ("species", "genotype", "lot", "harvest")
                          if (v := getattr(sample, k)) is not None})
             out.append(Record(path=path, label=label, split=sample.split or "",

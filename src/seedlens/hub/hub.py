@@ -204,8 +204,9 @@ class Hub(ABC):
             model: The model record from :meth:`register_model` or its uid.
             items: ``(sample_id, score)`` or ``(sample_id, score, heatmap)`` tuples, where ``heatmap`` is an
                 array (any layout, e.g. ``(1, H, W)`` or ``(1, D, H, W)``) stored as a ``.npy`` blob, or
-                :class:`~seedlens.hub.schemas.PredictionIn` objects.
-            project: Project of the sample ids (needed only when an id exists in several projects).
+                :class:`~seedlens.hub.schemas.PredictionIn` objects. A ``sample_id`` may be written
+                ``project/sample_id`` (``HubSource`` records carry it as ``meta["key"]``).
+            project: Project of the bare sample ids (needed only when an id exists in several projects).
             batch_size: Predictions per catalog transaction / request.
 
         Raises:
@@ -214,27 +215,29 @@ class Hub(ABC):
         """
         uid = model.uid if isinstance(model, ModelOut) else str(model)
         total = 0
-        batch: list[PredictionIn] = []
+        batches: dict[str | None, list[PredictionIn]] = {}
         for item in items:
-            batch.append(self._prediction_in(item))
+            item_project, prediction = self._prediction_in(item, project)
+            batch = batches.setdefault(item_project, [])
+            batch.append(prediction)
             if len(batch) >= batch_size:
-                total += self._write_prediction_batch(uid, batch, project)
-                batch = []
-        if batch:
-            total += self._write_prediction_batch(uid, batch, project)
+                total += self._write_prediction_batch(uid, batches.pop(item_project), item_project)
+        for item_project, batch in batches.items():
+            total += self._write_prediction_batch(uid, batch, item_project)
         return total
 
-    def _prediction_in(self, item: PredictionItem) -> PredictionIn:
+    def _prediction_in(self, item: PredictionItem, project: str | None) -> tuple[str | None, PredictionIn]:
         if isinstance(item, PredictionIn):
-            return item
-        sample_id, score, *rest = item
+            return project, item
+        key, score, *rest = item
+        item_project, _, sample_id = str(key).rpartition("/")
         heatmap = rest[0] if rest else None
         digest = None
         if heatmap is not None:
             buffer = io.BytesIO()
             np.save(buffer, np.asarray(heatmap), allow_pickle=False)
             digest = self.put_blob_bytes(buffer.getvalue()).blob
-        return PredictionIn(sample_id=str(sample_id), score=float(score), heatmap=digest)
+        return item_project or project, PredictionIn(sample_id=sample_id, score=float(score), heatmap=digest)
 
     @abstractmethod
     def _write_prediction_batch(self, uid: str, items: Sequence[PredictionIn], project: str | None) -> int: ...

@@ -11,6 +11,7 @@ and running it twice adds nothing.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,10 @@ def import_folder(
     discovery = Discovery(folder, modality, id_pattern, exclude)
     candidates = discovery.run()
     report = ImportReport(warnings=list(discovery.warnings))
+    shared = sorted(sid for sid, n in Counter(c.sample_id for c in candidates).items() if n > 1)
+    if shared:
+        report.warnings.append(f"{len(shared)} sample id(s) have several files, each stored as an acquisition: "
+                               f"{', '.join(shared[:20])}{' ...' if len(shared) > 20 else ''}")
     problems = list(discovery.problems)
     for candidate in candidates:
         try:

@@ -12,7 +12,7 @@ import pytest
 
 from seedlens.hub import Hub
 from seedlens.hub.bundle import verify_bundle
-from seedlens.hub.errors import BundleError, ReadOnlyHubError
+from seedlens.hub.errors import BundleError, NotFoundError, ReadOnlyHubError
 from seedlens.hub.local import LocalHub
 from seedlens.hub.schemas import SampleIn
 
@@ -137,6 +137,17 @@ def test_hub_verify(scored):
     assert any(f"extra blob {stray.digest}" in p for p in report.problems)
     scored.store.delete(digest)
     assert any(f"missing blob {digest}" in p for p in scored.verify().problems)
+
+
+def test_predictions_by_project_key(loaded, seeds):
+    loaded.import_dir(seeds["folder"], "image", project="other")
+    model = loaded.register_model({}, {})
+    with pytest.raises(NotFoundError, match="several projects"):
+        loaded.write_predictions(model, [("s000", 1.0)])
+    assert loaded.write_predictions(model, [("default/s000", 1.0), ("other/s000", 2.0), ("s001", 3.0)],
+                                    project="other") == 3
+    stored = {(p.project, p.sample_id): p.score for p in loaded.predictions(model)}
+    assert stored == {("default", "s000"): 1.0, ("other", "s000"): 2.0, ("other", "s001"): 3.0}
 
 
 def test_merge_a_hub_folder_into_another(scored, tmp_path):

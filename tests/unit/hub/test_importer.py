@@ -51,6 +51,17 @@ def test_identical_content_is_stored_once(hub, tmp_path):
     assert report.added_acquisitions == 2 and report.new_blobs == 1
 
 
+def test_several_files_of_one_sample_are_several_acquisitions(hub, tmp_path):
+    folder = tmp_path / "multi"
+    write_images(folder / "top", 1, prefix="seed")
+    write_images(folder / "side", 1, prefix="seed", seed=5)
+    report = hub.import_dir(folder, "image")
+    assert report.added_samples == 1 and report.added_acquisitions == 2
+    assert any("1 sample id(s) have several files, each stored as an acquisition: seed000" in w
+               for w in report.warnings)
+    assert [a.source_name for a in hub.sample("seed000").acquisitions] == ["side/seed000.npy", "top/seed000.npy"]
+
+
 def test_label_warnings_for_ids_without_files_and_files_without_ids(hub, seeds, tmp_path):
     rows = [{"sample_id": "s000", "lot": "A"}, {"sample_id": "ghost", "lot": "B"}]
     labels = write_labels(tmp_path / "partial.csv", rows)
