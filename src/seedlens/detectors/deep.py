@@ -150,6 +150,12 @@ class DeepDetector(Detector):
             progress=progress,
         )
         self.history_ = list(result.losses)
+        self.training_stats_ = {
+            "samples_per_s": result.samples_per_s,
+            "wall_time_s": result.wall_time_s,
+            "device": result.device,
+            "precision": result.precision,
+        }
         self.network_.eval()
         self._calibrate(samples.val_normal, config)
         return self

@@ -1,0 +1,62 @@
+"""What every benchmark records: machine, versions, git commit, settings, wall time; and the results table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine a result was measured on."""
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def git_commit() -> str | None:
+    """Return the current git commit of the repository, if any."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def write_result(
+    name: str, settings: dict[str, Any], results: dict[str, Any], started: float, out_dir: Path = RESULTS_DIR
+) -> Path:
+    """Write ``out_dir/NAME.json`` with settings, results, machine, commit and wall time; return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "git_commit": git_commit(),
+        "machine": machine(),
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "settings": settings,
+        "results": results,
+    }
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path
