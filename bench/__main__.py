@@ -1,5 +1,7 @@
-"""Benchmark harness: ``python -m bench run NAME [options]`` writes ``bench/results/NAME[-TAG].json`` and
-regenerates ``bench/RESULTS.md``; ``python -m bench table`` only regenerates the Markdown.
+"""Benchmark harness.
+
+``python -m bench run NAME [options]`` writes ``bench/results/NAME[-TAG].json`` and regenerates
+``bench/RESULTS.md``; ``python -m bench table`` only regenerates the Markdown.
 """
 
 from __future__ import annotations
