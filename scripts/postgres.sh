@@ -4,7 +4,8 @@
 #   bash scripts/postgres.sh stop DIR
 # initdb refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -u
-_pg_port=${SEEDLENS_TEST_PG_PORT:-55432}
+# A free loopback port unless SEEDLENS_TEST_PG_PORT names one.
+_pg_port=${SEEDLENS_TEST_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
 _pg_run() {
   if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
@@ -22,7 +23,11 @@ pg_start() {
   chmod 700 "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
   _pg_run "$pgbin/initdb -D $dir/data -U postgres --auth=trust -E UTF8 --no-sync" >/dev/null
-  _pg_run "$pgbin/pg_ctl -D $dir/data -l $dir/log -w -o '-c listen_addresses=127.0.0.1 -p $_pg_port -k $dir -c fsync=off -c max_connections=200' start" >/dev/null
+  if ! _pg_run "$pgbin/pg_ctl -D $dir/data -l $dir/log -w -o '-c listen_addresses=127.0.0.1 -p $_pg_port -k $dir -c fsync=off -c max_connections=200' start" >/dev/null; then
+    echo "postgres.sh: PostgreSQL did not start on port $_pg_port; its log:" >&2
+    cat "$dir/log" >&2
+    return 1
+  fi
   "$pgbin/psql" -h 127.0.0.1 -p "$_pg_port" -U postgres -qc 'CREATE DATABASE seedlens_test' >/dev/null
   export SEEDLENS_TEST_PG_DIR="$dir"
   export SEEDLENS_TEST_PG_URL="postgresql+psycopg://postgres@127.0.0.1:$_pg_port/seedlens_test"
