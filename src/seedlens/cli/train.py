@@ -11,8 +11,10 @@ from seedlens.cli._common import console, write_run_info
 
 
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV manifest (path,label,split[,mask]) or dataset folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to create (model, config, checkpoints).")],
+    data: Annotated[
+        Path | None, typer.Argument(help="CSV manifest (path,label,split[,mask]) or dataset folder; or use --hub.")
+    ] = None,
     normal_class: Annotated[
         str | None, typer.Option(help="Label that is normal; every other label is anomalous (default 'normal').")
     ] = None,
@@ -25,26 +27,89 @@ def train(
         Path | None, typer.Option(help="YAML file of detector options; flags given here override it.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training of this run folder.")] = False,
+    hub: Annotated[
+        str | None, typer.Option(help="Train from a hub: folder, database URL, http(s) URL or bundle ('default').")
+    ] = None,
+    where: Annotated[str | None, typer.Option(help="Hub query selecting the samples, e.g. \"lot = 'A'\".")] = None,
+    label_field: Annotated[str, typer.Option(help="Hub field holding the class label.")] = "germination",
+    modality: Annotated[str | None, typer.Option(help="Hub modality to train on: image, volume or cube.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a detector on the normal samples of DATA's train split; the threshold comes from its val split."""
     from seedlens.config import load_yaml
-    from seedlens.data import open_source
     from seedlens.detectors import create_detector
 
     params: dict[str, Any] = load_yaml(config) if config is not None else {}
     for key, value in {"backbone": backbone, "epochs": epochs, "image_size": image_size, "device": device}.items():
         if value is not None:
             params[key] = value
-    source = open_source(data, normal_class=normal_class)
+    source = _open_data(data, hub, where, label_field, normal_class, modality)
     model = create_detector(detector, **params)
-    console.print(f"[bold]training[/] {detector} on {data} → {out}")
+    console.print(f"[bold]training[/] {detector} on {hub or data} → {out}")
     model.fit(source, run_dir=out, resume=resume, progress=progress)
     model.save(out)
-    write_run_info(out, {"data": str(Path(data).resolve()), "normal_class": source.normal_class})
+    info: dict[str, Any] = {"normal_class": source.normal_class}
+    if hub is None:
+        info["data"] = str(Path(str(data)).resolve())
+    else:
+        info.update(_register_in_hub(source, model, out, where))
+    write_run_info(out, info)
     history = getattr(model, "history_", [])
     final = f"{history[-1]:.4f}" if history else "n/a"
     console.print(
         f"[green]done[/]: {len(history)} epochs, final loss {final}, threshold {model.threshold_:.4f}; "
         f"saved to {out}"
     )
+
+
+def _open_data(
+    data: Path | None,
+    hub: str | None,
+    where: str | None,
+    label_field: str,
+    normal_class: str | None,
+    modality: str | None,
+) -> Any:
+    """Return the data source: a manifest/folder, or a hub selection."""
+    from seedlens.data import open_source
+    from seedlens.errors import ConfigError
+
+    if hub is None:
+        if data is None:
+            raise ConfigError("give DATA (a CSV manifest or dataset folder) or --hub with --where")
+        return open_source(data, normal_class=normal_class)
+    if data is not None:
+        raise ConfigError(f"give DATA or --hub, not both (got {data} and --hub {hub})")
+    from seedlens.hub import Hub, HubSource
+
+    return HubSource(
+        Hub.open(None) if hub == "default" else hub,
+        where=where,
+        label_field=label_field,
+        normal_class=normal_class or "normal",
+        modality=modality,
+    )
+
+
+def _register_in_hub(source: Any, model: Any, out: Path, where: str | None) -> dict[str, Any]:
+    """Record the trained model in the hub it was trained from; return what the run folder should remember.
+
+    A bundle is read-only: the model is then only remembered in the run folder (score --to-hub registers it
+    in the hub the predictions go to).
+    """
+    from seedlens.config import to_dict
+
+    remembered: dict[str, Any] = {"hub": str(source.hub.location), "where": where, "data_hash": source.data_hash}
+    if source.hub.read_only:
+        console.print(f"{source.hub.location} is read-only (a bundle): the model is not registered there")
+        return remembered
+
+    record = source.hub.register_model(
+        {"detector": model.name, **to_dict(model.config_)},
+        {"threshold": model.threshold_},
+        query=where,
+        data_hash=source.data_hash,
+        name=out.name,
+        modality=model.modality_.value,
+    )
+    return {**remembered, "hub_model": record.uid}
