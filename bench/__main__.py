@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, default=1)
     run.add_argument("--tag", default="", help="suffix of the result file, e.g. the machine (cpu, h100)")
     run.add_argument("--out-dir", default=str(RESULTS_DIR))
+    sub.add_parser("table", help="regenerate bench/RESULTS.md from bench/results/*.json")
     known, rest = parser.parse_known_args(argv)
     if known.command == "run":
         module = importlib.import_module(BENCHMARKS[known.name])

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--outlier-dir", default=None, help="folder of OE images (default: extract grey CIFAR-10)")
 
 
 def _classes(spec: str) -> list[int]:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     extra: dict[str, Any] = {}
     if args.anomalies == "outliers":
-        extra["outlier_dir"] = str(grey_cifar_folder(Path(args.data_root)))
+        extra["outlier_dir"] = args.outlier_dir or str(grey_cifar_folder(Path(args.data_root)))
         settings["outliers"] = "2000 random CIFAR-10 training images, grey-scaled and resized to 28×28"
     per_class: dict[str, list[float]] = {}
     for c in _classes(args.classes):
