@@ -117,6 +117,16 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return settings, results
 
 
+def _save_partial(args: argparse.Namespace, settings: dict[str, Any], per_class: dict[str, list[float]]) -> None:
+    """Keep what has finished, so a run stopped by a time limit still leaves its classes behind."""
+    import json
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "fashion_mnist" + (f"-{args.tag}" if args.tag else "")
+    (out / f"{name}.partial.json").write_text(json.dumps({"settings": settings, "per_class": per_class}, indent=2))
+
+
 def markdown(result: dict[str, Any]) -> str:
     r, s = result["results"], result["settings"]
     lines = [
