@@ -138,7 +138,10 @@ def volume_triplanar_png(
     cmap: str = "jet",
     dpi: int = 100,
 ) -> Path:
-    """Write axial, coronal and sagittal slices through the heatmap's maximum with the heatmap overlaid.
+    """Write axial, coronal and sagittal slices with the heatmap overlaid.
+
+    The planes cut through the centre of the ground-truth mask when one is given, else through the heatmap's
+    maximum.
 
     Axial shows ``volume[:, d]`` (H rows, W columns); coronal ``volume[:, :, h]`` and sagittal
     ``volume[:, :, :, w]`` show D upwards. Dashed lines mark where the other two planes cut. A flat heatmap is
@@ -170,7 +173,10 @@ def volume_triplanar_png(
         raise ShapeError(f"spacing must be (sd, sh, sw); got {tuple(spacing)}")
     sd, sh, sw = (1.0, 1.0, 1.0) if spacing is None else (float(s) for s in spacing)
     grey = _stretch(vol[0])
-    d, h, w = _focus(heat)
+    if truth is not None and truth.any():  # cut through the defect, so one sees whether the heatmap sits on it
+        d, h, w = (int(round(float(c.mean()))) for c in np.nonzero(truth))
+    else:
+        d, h, w = _focus(heat)
     depth, height, width = shape
     every = slice(None)
     views = [
