@@ -8,16 +8,20 @@ normalised to [0, 1] or standardised: with ``value_range=None`` the sample's own
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from seedlens.anomaly._blobs import blob_footprints, randint, uniform
+from seedlens.anomaly._blobs import SHAPES, blob_footprints, randint, uniform
 from seedlens.errors import ConfigError, ShapeError
 
 #: A blob whose mean absolute change is below this fraction of the value range gets its sign flipped.
 MIN_CHANGE = 0.025
+
+#: Where :class:`ConfettiNoise` may centre its blobs.
+PLACEMENTS = ("anywhere", "foreground")
 
 
 def _check_pair(name: str, value: Sequence[float], lo: float, hi: float) -> tuple[float, float]:
@@ -35,6 +39,33 @@ def _value_range(x: Tensor, value_range: tuple[float, float] | None) -> tuple[fl
     return lo, hi
 
 
+def otsu_threshold(values: Tensor, bins: int = 128) -> float:
+    """Otsu's threshold of ``values``: the cut maximising the between-class variance of a ``bins``-bin histogram."""
+    flat = values.detach().flatten().float().cpu()
+    lo, hi = float(flat.min()), float(flat.max())
+    if hi - lo < 1e-12:
+        return lo
+    hist = torch.histc(flat, bins=bins, min=lo, max=hi).double()
+    centres = lo + (torch.arange(bins, dtype=torch.float64) + 0.5) * (hi - lo) / bins
+    w0 = hist.cumsum(0)
+    w1 = hist.sum() - w0
+    m0 = (hist * centres).cumsum(0)
+    m1 = (hist * centres).sum() - m0
+    between = (w0 * w1) * (m0 / w0.clamp_min(1e-12) - m1 / w1.clamp_min(1e-12)) ** 2
+    k = int(between[:-1].argmax())
+    return float(lo + (k + 1) * (hi - lo) / bins)
+
+
+def foreground_mask(x: Tensor) -> Tensor:
+    """Foreground of one sample ``(C, *spatial)``: the positions whose channel mean exceeds Otsu's threshold.
+
+    For an object on a dark background (a seed, an organ or a part in a CT volume, an object on a plain backdrop)
+    this is the object; returns a bool ``(*spatial)`` tensor.
+    """
+    mean = x.float().mean(dim=0)
+    return mean > otsu_threshold(mean)
+
+
 def _core_change(before: Tensor, after: Tensor, footprint: Tensor) -> float:
     """Mean absolute change over the core of one blob (footprint above half its peak), all channels."""
     core = footprint >= 0.5 * footprint.max()
@@ -50,9 +81,24 @@ class ConfettiNoise:
     to the valid range. A blob that changes its core by less than 2.5 % of the range on average (e.g. a bright blob
     on a saturated region) is subtracted instead. In 3D the blobs are rotated cuboids and ellipsoids.
 
+    Two generic options adapt confetti to objects on a background, such as a seed, an organ or a part in a CT
+    volume, where per-axis fractions and uniform placement work poorly:
+
+    * ``placement="foreground"`` centres every blob on the object (positions above Otsu's threshold of the
+      sample, :func:`foreground_mask`). Uniformly placed blobs mostly land in the background, where a bright blob
+      on black is trivially visible and teaches nothing about the object's own structure; blobs on the object
+      are local changes of its texture and density (darker or brighter regions, holes, sheets), the generic kind
+      of anomaly an object-centred detector has to see.
+    * ``blob_volume=(low, high)`` sizes blobs by volume, as a fraction of the object's volume (the foreground's
+      voxel count; the whole array with ``placement="anywhere"``), drawn log-uniformly with random aspect ratios.
+      Per-axis fractions multiply in 3D: sides of 3–22 % per axis give blobs of 0.003 %–1 % of the volume.
+
+    The ``"plate"`` shape is an ellipsoid flattened along one axis (a sheet in 3D, a streak in 2D): a generic
+    thin structure next to the compact boxes and ellipsoids.
+
     Args:
         spatial_dims: 2 for ``(C, H, W)`` images, 3 for ``(C, D, H, W)`` volumes.
-        blob_fraction: Range of blob side lengths as fractions of each spatial axis.
+        blob_fraction: Range of blob side lengths as fractions of each spatial axis (when ``blob_volume`` is None).
         max_blobs: Most blobs per sample; the count is uniform in ``[1, max_blobs]``.
         rotation: Largest rotation in degrees, about every axis.
         sigma: Gaussian blur std in pixels; None uses ``sigma_fraction`` of the mean axis length.
@@ -60,8 +106,16 @@ class ConfettiNoise:
         intensity: Range of each blob's colour magnitude per channel, as a fraction of the value range; the sign
             is random per channel.
         value_range: ``(low, high)`` valid range to clamp to; None uses each sample's own min and max.
-        shapes: Blob shapes to draw from: ``"box"`` and/or ``"ellipsoid"``; None means boxes in 2D and both in 3D.
+        shapes: Blob shapes to draw from: ``"box"``, ``"ellipsoid"`` and/or ``"plate"``; None means boxes in 2D
+            and boxes and ellipsoids in 3D.
         mask_threshold: A pixel is in the mask when some channel changed by more than this fraction of the range.
+        placement: ``"anywhere"`` (uniform centres, the paper's choice) or ``"foreground"`` (centres on the
+            object; falls back to anywhere on a sample without foreground).
+        blob_volume: ``(low, high)`` blob volume as a fraction of the object's (or the array's) volume; None
+            uses ``blob_fraction``.
+        intensity_scale: ``"linear"`` draws colour magnitudes uniformly from ``intensity``; ``"log"`` draws them
+            log-uniformly (as many faint blobs per factor of contrast as strong ones), which exposes the detector
+            to subtle changes as well as to obvious ones.
 
     Raises:
         ConfigError: On an invalid parameter.
@@ -69,6 +123,7 @@ class ConfettiNoise:
     Example:
         >>> confetti = ConfettiNoise(spatial_dims=2, value_range=(0.0, 1.0))
         >>> x_bad, mask = confetti(torch.rand(3, 64, 64), torch.Generator().manual_seed(0))
+        >>> in_tissue = ConfettiNoise(spatial_dims=3, placement="foreground", blob_volume=(0.005, 0.05))
     """
 
     def __init__(
@@ -83,6 +138,9 @@ class ConfettiNoise:
         value_range: tuple[float, float] | None = None,
         shapes: tuple[str, ...] | None = None,
         mask_threshold: float = 0.01,
+        placement: str = "anywhere",
+        blob_volume: tuple[float, float] | None = None,
+        intensity_scale: str = "linear",
     ) -> None:
         if spatial_dims not in (2, 3):
             raise ConfigError(f"spatial_dims must be 2 or 3; got {spatial_dims!r}")
@@ -93,8 +151,12 @@ class ConfettiNoise:
         if value_range is not None and not value_range[0] < value_range[1]:
             raise ConfigError(f"value_range must be (low, high) with low < high; got {value_range!r}")
         shapes = shapes or (("box",) if spatial_dims == 2 else ("box", "ellipsoid"))
-        if not shapes or any(s not in ("box", "ellipsoid") for s in shapes):
-            raise ConfigError(f"shapes must name 'box' and/or 'ellipsoid'; got {shapes!r}")
+        if not shapes or any(s not in SHAPES for s in shapes):
+            raise ConfigError(f"shapes must name some of {', '.join(SHAPES)}; got {shapes!r}")
+        if intensity_scale not in ("linear", "log"):
+            raise ConfigError(f"intensity_scale must be 'linear' or 'log'; got {intensity_scale!r}")
+        if placement not in PLACEMENTS:
+            raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}; got {placement!r}")
         self.spatial_dims = spatial_dims
         self.blob_fraction = _check_pair("blob_fraction", blob_fraction, 0.0, 1.0)
         self.max_blobs = max_blobs
@@ -105,16 +167,39 @@ class ConfettiNoise:
         self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
         self.shapes = tuple(shapes)
         self.mask_threshold = float(mask_threshold)
+        self.placement = placement
+        self.intensity_scale = intensity_scale
+        if intensity_scale == "log" and self.intensity[0] <= 0:
+            raise ConfigError(f"intensity_scale='log' needs intensity > 0; got {intensity!r}")
+        self.blob_volume = None if blob_volume is None else _check_pair("blob_volume", blob_volume, 1e-9, 1.0)
 
     def __repr__(self) -> str:
         return (
             f"ConfettiNoise(spatial_dims={self.spatial_dims}, blob_fraction={self.blob_fraction}, "
             f"max_blobs={self.max_blobs}, rotation={self.rotation}, sigma={self.sigma}, "
-            f"intensity={self.intensity}, value_range={self.value_range}, shapes={self.shapes})"
+            f"intensity={self.intensity}, value_range={self.value_range}, shapes={self.shapes}, "
+            f"placement={self.placement!r}, blob_volume={self.blob_volume})"
         )
 
     def _sigma(self, spatial: tuple[int, ...]) -> float:
         return self.sigma if self.sigma is not None else self.sigma_fraction * sum(spatial) / len(spatial)
+
+    def _magnitudes(self, shape: tuple[int, int], generator: torch.Generator | None) -> Tensor:
+        """Colour magnitudes as fractions of the value range (float64)."""
+        if self.intensity_scale == "log":
+            lo, hi = math.log(self.intensity[0]), math.log(self.intensity[1])
+            return torch.exp(uniform(lo, hi, shape, generator))
+        return uniform(*self.intensity, shape, generator)
+
+    def _centres_and_reference(self, x: Tensor) -> tuple[Tensor | None, float]:
+        """Candidate blob centres (None: anywhere) and the volume ``blob_volume`` is relative to, in pixels."""
+        total = float(x[0].numel())
+        if self.placement == "anywhere":
+            return None, total
+        foreground = foreground_mask(x)
+        if not bool(foreground.any()):
+            return None, total
+        return foreground.nonzero().to(torch.float64), float(foreground.sum())
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Corrupt one sample.
@@ -137,13 +222,26 @@ class ConfettiNoise:
         span = hi - lo
         spatial = tuple(x.shape[1:])
         src = x.float()
+        centres, reference = self._centres_and_reference(src)
+        volume = None
+        if self.blob_volume is not None:
+            volume = (self.blob_volume[0] * reference, self.blob_volume[1] * reference)
         for _ in range(10):  # practically always the first try
             count = randint(1, self.max_blobs + 1, generator)
             sigma = self._sigma(spatial)
             blobs = blob_footprints(
-                spatial, count, self.blob_fraction, self.rotation, sigma, self.shapes, generator, x.device
+                spatial,
+                count,
+                self.blob_fraction,
+                self.rotation,
+                sigma,
+                self.shapes,
+                generator,
+                x.device,
+                volume=volume,
+                centres=centres,
             )
-            magnitude = uniform(*self.intensity, (count, x.shape[0]), generator) * span
+            magnitude = self._magnitudes((count, x.shape[0]), generator) * span
             sign = torch.where(uniform(0.0, 1.0, (count, x.shape[0]), generator) < 0.5, -1.0, 1.0)
             colours = (magnitude * sign).to(x.device, torch.float32)
             out = src

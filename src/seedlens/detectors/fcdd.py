@@ -32,14 +32,18 @@ class FCDDConfig(ExposureConfig):
             anomaly's mask, or the map given with a labelled anomaly).
         sigma: Standard deviation of the Gaussian upsampling kernel in input pixels/voxels; None uses
             ``max(1, 0.04 × input size)`` (≈1.2 at 28–32 px and ≈9 at 224 px, as in the paper).
+        backbone_options: Keyword options of the backbone constructor (e.g. ``{"channels": [16, 32, 64]}`` for
+            ``fcdd3d``); None uses the backbone's defaults.
     """
 
     supervision: str = "sample"
     sigma: float | None = None
+    backbone_options: dict[str, Any] | None = None
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
         "supervision": frozenset({"sample", "map"}),
         "sigma": (Interval(0, None, closed=False), None),
+        "backbone_options": (dict, None),
     }
 
 
@@ -70,7 +74,8 @@ class FCDD(DeepDetector):
         from seedlens.models import FCDDNet, create_backbone
 
         assert isinstance(config, FCDDConfig)
-        backbone = create_backbone(self.backbone_name_, in_channels=self.in_channels_)
+        options = dict(config.backbone_options or {})
+        backbone = create_backbone(self.backbone_name_, in_channels=self.in_channels_, **options)
         if backbone.spatial_dims != self.modality_.spatial_dims:
             raise ConfigError(
                 f"backbone {self.backbone_name_!r} is {backbone.spatial_dims}D but {self.modality_.value} samples "

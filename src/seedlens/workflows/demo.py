@@ -18,6 +18,23 @@ from typing import Any
 FLOORS = {"image_auroc": 0.90, "pixel_auroc_in_mask": 0.85}
 
 
+def _detector_options() -> dict[str, Any]:
+    """FCDD options of the demo beyond the library defaults (confetti for volumes comes from the defaults).
+
+    * ``intensity="minmax"``: CT attenuation is calibrated, so one global scaling keeps absolute density, while
+      per-sample contrast normalisation rescales each seed by its own statistics.
+    * ``supervision="map"``: the confetti masks supervise every voxel, which learns far faster per step than
+      sample labels (a small blob barely moves the mean of a volume's map).
+    * ``fcdd3d`` at half width ``(16, 32, 64)``: same receptive field, about half the time per step, so more
+      steps fit the demo's time on two CPU cores.
+    """
+    return {
+        "intensity": "minmax",
+        "supervision": "map",
+        "backbone_options": {"channels": [16, 32, 64]},
+    }
+
+
 @dataclass
 class DemoSettings:
     """Sizes of one demo run; ``quick`` is the same path smaller."""
@@ -28,16 +45,15 @@ class DemoSettings:
     n_val_anomalous: int = 8
     n_test_normal: int = 40
     n_test_anomalous: int = 40
-    epochs: int = 30
+    epochs: int = 45
     batch_size: int = 16
-    detector: dict[str, Any] = field(default_factory=dict)
+    detector: dict[str, Any] = field(default_factory=_detector_options)
 
     @classmethod
     def for_mode(cls, quick: bool) -> DemoSettings:
         """Return the settings of the full demo or of ``--quick``."""
         if quick:
-            return cls(n_train=48, n_val_normal=12, n_val_anomalous=4, n_test_normal=16, n_test_anomalous=16,
-                       epochs=6)
+            return cls(n_train=64, n_val_normal=12, n_val_anomalous=4, n_test_normal=16, n_test_anomalous=16, epochs=10)
         return cls()
 
 
@@ -80,8 +96,10 @@ def run_demo(
     out = Path(out)
     data_dir = out / "data"
     run_dir = out / "run"
-    log(f"making {settings.n_train + settings.n_val_normal + settings.n_val_anomalous}"
-        f" + {settings.n_test_normal + settings.n_test_anomalous} seed CT phantoms ({settings.size}³) in {data_dir}")
+    log(
+        f"making {settings.n_train + settings.n_val_normal + settings.n_val_anomalous}"
+        f" + {settings.n_test_normal + settings.n_test_anomalous} seed CT phantoms ({settings.size}³) in {data_dir}"
+    )
     manifest = write_seed_dataset(
         data_dir,
         modality="volume",

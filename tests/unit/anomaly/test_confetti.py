@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from seedlens.anomaly import ConfettiNoise, SpectralConfetti
-from seedlens.anomaly.confetti import MIN_CHANGE
+from seedlens.anomaly.confetti import MIN_CHANGE, foreground_mask, otsu_threshold
 from seedlens.data.synthetic import make_seed_cube, make_seed_slice
 from seedlens.errors import ConfigError, ShapeError
 
@@ -135,3 +135,98 @@ def test_spectral_confetti_deterministic():
     assert torch.equal(a, b) and torch.equal(ma, mb)
     with pytest.raises(ShapeError, match="bands"):
         SpectralConfetti()(torch.rand(1, 4, 8, 8))
+
+
+def _ball(size=32, radius=9.0, value=0.7):
+    grid = torch.stack(torch.meshgrid(*[torch.arange(size, dtype=torch.float32)] * 3, indexing="ij"))
+    inside = ((grid - (size - 1) / 2) ** 2).sum(0).sqrt() <= radius
+    return (inside.float() * value)[None], inside
+
+
+def test_otsu_and_foreground_split_object_from_background():
+    x, inside = _ball()
+    noisy = x + 0.03 * torch.randn(x.shape, generator=_g(0))
+    t = otsu_threshold(noisy)
+    assert 0.08 < t < 0.6  # between the background (0 ± 0.03) and the object (0.7)
+    fg = foreground_mask(noisy)
+    assert fg.shape == inside.shape and (fg == inside).float().mean() > 0.99
+
+
+def test_foreground_placement_centres_blobs_on_the_object():
+    x, inside = _ball()
+    confetti = ConfettiNoise(3, placement="foreground", blob_volume=(0.005, 0.02), max_blobs=1, value_range=(0, 1))
+    anywhere = ConfettiNoise(3, blob_volume=(0.0005, 0.002), max_blobs=1, value_range=(0, 1))
+    on_object = 0
+    for seed in range(12):
+        _, mask = confetti(x, _g(seed))
+        coords = mask[0].nonzero().float()
+        centre = coords.mean(0).round().long()
+        assert inside[tuple(centre)]  # the blob's centre lies in the ball
+        _, mask = anywhere(x, _g(seed))
+        coords = mask[0].nonzero().float().mean(0).round().long()
+        on_object += int(inside[tuple(coords)])
+    assert on_object < 12  # uniform placement lands in the background too
+
+
+def test_blob_volume_is_relative_to_the_object():
+    x, inside = _ball(radius=10.0)
+    for fraction in (0.01, 0.04):
+        confetti = ConfettiNoise(
+            3,
+            placement="foreground",
+            blob_volume=(fraction, fraction),
+            max_blobs=1,
+            shapes=("ellipsoid",),
+            sigma=0.3,
+            value_range=(0, 1),
+            intensity=(0.5, 0.5),
+        )
+        sizes = [float(((confetti(x, _g(seed))[0] - x).abs() >= 0.25).sum()) for seed in range(6)]  # blob cores
+        target = fraction * float(inside.sum())
+        assert 0.5 * target < sum(sizes) / len(sizes) < 1.8 * target
+
+
+def test_plates_are_thin_and_log_intensities_reach_faint_values():
+    x = torch.full((1, 32, 32, 32), 0.5)
+    plate = ConfettiNoise(
+        3, blob_volume=(0.01, 0.01), max_blobs=1, shapes=("plate",), sigma=0.3, value_range=(0, 1), rotation=0.0
+    )
+    for seed in range(4):
+        _, mask = plate(x, _g(seed))
+        coords = mask[0].nonzero().float()
+        spread = torch.linalg.eigvalsh(torch.cov(coords.T))
+        assert spread[0] < 0.25 * spread[-1]
+    log = ConfettiNoise(3, intensity=(0.01, 1.0), intensity_scale="log", value_range=(0, 1))
+    magnitudes = log._magnitudes((2000, 1), _g(0))
+    assert float(magnitudes.min()) >= 0.01 and float(magnitudes.max()) <= 1.0
+    assert 0.4 < float((magnitudes < 0.1).double().mean()) < 0.6  # half of the log range lies below 0.1
+
+
+def test_foreground_placement_without_foreground_falls_back_to_anywhere():
+    y, mask = ConfettiNoise(3, placement="foreground", blob_volume=(0.01, 0.05))(torch.zeros(1, 16, 16, 16), _g(0))
+    assert mask.sum() > 0 and y.shape == (1, 16, 16, 16)
+
+
+def test_new_option_errors():
+    with pytest.raises(ConfigError, match="placement"):
+        ConfettiNoise(3, placement="inside")
+    with pytest.raises(ConfigError, match="intensity_scale"):
+        ConfettiNoise(3, intensity_scale="exp")
+    with pytest.raises(ConfigError, match="intensity"):
+        ConfettiNoise(3, intensity=(0.0, 0.5), intensity_scale="log")
+    with pytest.raises(ConfigError, match="blob_volume"):
+        ConfettiNoise(3, blob_volume=(0.2, 0.1))
+    with pytest.raises(ConfigError, match="shapes"):
+        ConfettiNoise(3, shapes=("star",))
+
+
+def test_detector_confetti_defaults_per_modality():
+    from seedlens.detectors.exposure import ExposureConfig, make_confetti
+    from seedlens.types import Modality
+
+    volume = make_confetti(ExposureConfig(), Modality.VOLUME)
+    assert volume.placement == "foreground" and volume.blob_volume is not None and "plate" in volume.shapes
+    image = make_confetti(ExposureConfig(), Modality.IMAGE)
+    assert image.placement == "anywhere" and image.blob_volume is None and image.intensity == (0.2, 1.0)
+    custom = make_confetti(ExposureConfig(confetti_placement="anywhere", confetti_max_blobs=2), Modality.VOLUME)
+    assert custom.placement == "anywhere" and custom.max_blobs == 2
