@@ -174,7 +174,7 @@ def volume_triplanar_png(
     sd, sh, sw = (1.0, 1.0, 1.0) if spacing is None else (float(s) for s in spacing)
     grey = _stretch(vol[0])
     if truth is not None and truth.any():  # cut through the defect, so one sees whether the heatmap sits on it
-        d, h, w = (int(round(float(c.mean()))) for c in np.nonzero(truth))
+        d, h, w = (round(float(c.mean())) for c in np.nonzero(truth))
     else:
         d, h, w = _focus(heat)
     depth, height, width = shape

@@ -117,7 +117,7 @@ def evaluate_detector(
 def _gallery(
     detector: Any, loaded: list[Any], labels: np.ndarray, scores: np.ndarray, folder: Path, count: int
 ) -> list[tuple[str, Path]]:
-    """Render heatmaps of the most anomalous-looking anomalies and normals (globally normalised)."""
+    """Render heatmaps of the highest-scoring anomalies and normals, each scaled to its own range (where)."""
     from seedlens.workflows.rendering import render_heatmap
 
     if count <= 0:
@@ -126,7 +126,7 @@ def _gallery(
     anomalous = [i for i in order if labels[i] == 1][: (count + 1) // 2]
     normal = [i for i in order if labels[i] == 0][: count // 2]
     chosen = [int(i) for i in anomalous + normal]
-    heatmaps = detector.explain([loaded[i].array for i in chosen], normalize="global")
+    heatmaps = detector.explain([loaded[i].array for i in chosen], normalize="local")
     figures: list[tuple[str, Path]] = []
     for i, heat in zip(chosen, heatmaps, strict=True):
         record = loaded[i].record
