@@ -1,4 +1,5 @@
-"""Helpers shared by the data sources: split filtering and the normal-class rule."""
+"""What the file-based data sources share: the record list behind the DataSource protocol, split filtering and
+the normal-class rule."""
 
 from __future__ import annotations
 
@@ -30,3 +31,37 @@ def check_normal_class(where: str, normal_class: str | None, found: Iterable[str
     raise DataSourceError(
         f"{where}: normal class {normal_class!r} is not a label of this source; labels found: {listing}"
     )
+
+
+class RecordList:
+    """Base of the sources that hold their records in memory (``_records``, ``_normal_class`` set by subclasses)."""
+
+    _records: list[Record]
+    _normal_class: str
+
+    @property
+    def normal_class(self) -> str:
+        """The label that is normal."""
+        return self._normal_class
+
+    def records(self, split: str | None = None, *, normal_only: bool = False) -> list[Record]:
+        """The samples of ``split`` (all splits when None), in source order.
+
+        Args:
+            split: ``"train"``, ``"val"``, ``"test"`` or None.
+            normal_only: Keep only samples of the normal class.
+
+        Returns:
+            A new list of records.
+
+        Raises:
+            ConfigError: when ``split`` is not a known split.
+        """
+        return select(self._records, split, normal_only)
+
+    def labels(self) -> list[str]:
+        """The distinct labels over all splits, sorted."""
+        return sorted({r.label for r in self._records})
+
+    def __len__(self) -> int:
+        return len(self._records)

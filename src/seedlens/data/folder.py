@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seedlens.data._select import select
+from seedlens.data._select import RecordList
 from seedlens.data.records import SPLITS, Record
 from seedlens.errors import DataSourceError
 
@@ -63,7 +63,7 @@ def _label_folders(split_dir: Path) -> list[Path]:
     return sorted((p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
 
 
-class FolderSource:
+class FolderSource(RecordList):
     """Samples laid out in folders, one folder per split and label.
 
     Layout::
@@ -153,33 +153,6 @@ class FolderSource:
     def root(self) -> Path:
         """The dataset folder."""
         return self._root
-
-    @property
-    def normal_class(self) -> str:
-        """The label that is normal."""
-        return self._normal_class
-
-    def records(self, split: str | None = None, *, normal_only: bool = False) -> list[Record]:
-        """The samples of ``split`` (all splits when None).
-
-        Args:
-            split: ``"train"``, ``"val"``, ``"test"`` or None.
-            normal_only: Keep only samples of the normal class.
-
-        Returns:
-            A new list of records.
-
-        Raises:
-            ConfigError: when ``split`` is not a known split.
-        """
-        return select(self._records, split, normal_only)
-
-    def labels(self) -> list[str]:
-        """The distinct labels over all splits, sorted."""
-        return sorted({r.label for r in self._records})
-
-    def __len__(self) -> int:
-        return len(self._records)
 
     def __repr__(self) -> str:
         return f"FolderSource({str(self._root)!r}, normal_class={self._normal_class!r}, n={len(self)})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from seedlens.data._select import check_normal_class, select
+from seedlens.data._select import RecordList, check_normal_class
 from seedlens.data.records import SPLITS, Record
 from seedlens.errors import DataSourceError
 
@@ -15,7 +15,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label", "split")
 OPTIONAL_PATH_COLUMNS: tuple[str, ...] = ("mask", "object_mask")
 
 
-class ManifestSource:
+class ManifestSource(RecordList):
     """Samples listed in a CSV file.
 
     Columns:
@@ -55,30 +55,6 @@ class ManifestSource:
         """The folder relative paths are resolved against (the CSV's folder)."""
         return self.csv_path.absolute().parent
 
-    @property
-    def normal_class(self) -> str:
-        """The label that is normal."""
-        return self._normal_class
-
-    def records(self, split: str | None = None, *, normal_only: bool = False) -> list[Record]:
-        """The samples of ``split`` (all splits when None), in file order.
-
-        Args:
-            split: ``"train"``, ``"val"``, ``"test"`` or None.
-            normal_only: Keep only samples of the normal class.
-
-        Returns:
-            A new list of records.
-
-        Raises:
-            ConfigError: when ``split`` is not a known split.
-        """
-        return select(self._records, split, normal_only)
-
-    def labels(self) -> list[str]:
-        """The distinct labels, sorted."""
-        return sorted({r.label for r in self._records})
-
     def validate(self) -> list[Path]:
         """Check that every listed sample, mask and object mask exists.
 
@@ -89,9 +65,6 @@ class ManifestSource:
         for r in self._records:
             missing.extend(p for p in (r.path, r.mask, r.object_mask) if p is not None and not p.exists())
         return missing
-
-    def __len__(self) -> int:
-        return len(self._records)
 
     def __repr__(self) -> str:
         return f"ManifestSource({str(self.csv_path)!r}, normal_class={self._normal_class!r}, n={len(self)})"
