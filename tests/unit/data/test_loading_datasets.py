@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import seedlens.io
 from seedlens.data import ArrayDataset, FolderSource, Preprocessor, Record, RecordDataset, load_record
 from seedlens.errors import ReadError, ShapeError
 from seedlens.types import Modality
@@ -66,7 +65,6 @@ def test_load_record_missing_file_is_a_read_error_naming_it(tmp_path, fake_reade
         load_record(Record(tmp_path / "gone.png", "ok", "train", False), reader=fake_reader)
 
 
-@pytest.mark.skipif(not hasattr(seedlens.io, "read"), reason="seedlens.io.read has not landed yet")
 def test_load_record_with_the_real_reader(folder):
     anomalous = next(r for r in FolderSource(folder).records("test") if r.is_anomalous)
     sample = load_record(anomalous)
