@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         row = {"seed": seed, "pooled": image_auroc(labels, scores)}
         for subset in sorted(set(subsets)):
             keep = subsets == subset
-            row[subset] = image_auroc(labels[keep], scores[keep])
+            row[str(subset)] = image_auroc(labels[keep], scores[keep])
         print(row, flush=True)
         results["per_seed"].append(row)
+        _save_partial(args, results)
     for key in results["per_seed"][0]:
         if key != "seed":
             results[f"mean_{key}"] = float(np.mean([r[key] for r in results["per_seed"]]))
@@ -63,6 +64,16 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "other_options": "library defaults",
     }
     return settings, results
+
+
+def _save_partial(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Keep finished seeds, so a run stopped by a time limit still leaves them behind."""
+    import json
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "lung_ct" + (f"-{args.tag}" if args.tag else "")
+    (out / f"{name}.partial.json").write_text(json.dumps(results, indent=2))
 
 
 def markdown(result: dict[str, Any]) -> str:
