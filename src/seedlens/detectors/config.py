@@ -21,7 +21,8 @@ class DeepDetectorConfig:
             ``spectral`` for cubes).
         modality: ``image``, ``volume`` or ``cube``; None infers it from the data.
         image_size: Side length inputs are resized to (2D: S×S, 3D: S×S×S); None picks the backbone's size.
-        intensity: Intensity normalisation (``auto``: ``contrast`` for images and volumes, ``zscore`` for cubes).
+        intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``minmax`` for volumes, whose CT
+            values are calibrated so one global scaling keeps absolute density, ``zscore`` for cubes).
         window: ``(level, width)`` for ``intensity="window"`` (CT in HU, e.g. lung window ``(-600, 1500)``).
         epochs: Training epochs.
         batch_size: Training batch size.

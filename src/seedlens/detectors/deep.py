@@ -32,6 +32,10 @@ STATE_FILE = "state.json"
 
 #: Input side length used when neither ``image_size`` nor the backbone fixes one.
 DEFAULT_SIZE = {Modality.IMAGE: 64, Modality.VOLUME: 32, Modality.CUBE: 32}
+#: What ``intensity="auto"`` resolves to per modality. Volumes (CT) are calibrated — equal values mean equal
+#: density across scans — so one global min-max scaling keeps absolute density, where per-sample contrast
+#: normalisation would rescale each volume by its own statistics and hide global density changes.
+AUTO_INTENSITY = {Modality.IMAGE: "contrast", Modality.VOLUME: "minmax", Modality.CUBE: "zscore"}
 #: Native input size of the registered 2D FCDD networks.
 BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0": 224}
 
@@ -205,7 +209,7 @@ class DeepDetector(Detector):
         size = config.image_size or BACKBONE_SIZE.get(backbone) or DEFAULT_SIZE[modality]
         intensity = config.intensity
         if intensity == "auto":
-            intensity = "zscore" if modality is Modality.CUBE else "contrast"
+            intensity = AUTO_INTENSITY[modality]
         if intensity == "window" and config.window is None:
             raise ConfigError("intensity='window' needs window=(level, width), e.g. (-600, 1500) for lung CT")
         self.backbone_name_ = backbone

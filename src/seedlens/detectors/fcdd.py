@@ -31,18 +31,25 @@ class FCDDConfig(ExposureConfig):
         supervision: ``sample`` trains on sample labels; ``map`` on ground-truth anomaly maps (the synthetic
             anomaly's mask, or the map given with a labelled anomaly).
         sigma: Standard deviation of the Gaussian upsampling kernel in input pixels/voxels; None uses
-            ``max(1, 0.04 × input size)`` (≈1.2 at 28–32 px and ≈9 at 224 px, as in the paper).
+            ``max(1, 0.04 × input size)`` (≈1.2 at 28–32 px and ≈9 at 224 px, as in the paper). With
+            ``supervision="map"`` the training loss compares the masks with maps upsampled by this kernel.
+        heatmap_sigma: Standard deviation of the upsampling kernel of the heatmaps returned by ``explain``, if it
+            should differ from the training kernel ``sigma``; None uses ``sigma``. A map-supervised network learns
+            sharp maps with a narrow kernel, while a somewhat wider one at inference averages the coarse cells
+            of a 3D network's map into smoother, better-localised heatmaps. Scores do not depend on it.
         backbone_options: Keyword options of the backbone constructor (e.g. ``{"channels": [16, 32, 64]}`` for
             ``fcdd3d``); None uses the backbone's defaults.
     """
 
     supervision: str = "sample"
     sigma: float | None = None
+    heatmap_sigma: float | None = None
     backbone_options: dict[str, Any] | None = None
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
         "supervision": frozenset({"sample", "map"}),
         "sigma": (Interval(0, None, closed=False), None),
+        "heatmap_sigma": (Interval(0, None, closed=False), None),
         "backbone_options": (dict, None),
     }
 
@@ -83,8 +90,12 @@ class FCDD(DeepDetector):
             )
         network = FCDDNet(backbone)
         sigma = config.sigma if config.sigma is not None else max(1.0, 0.04 * self.input_size_[0])
-        self.upsampler_ = ReceptiveFieldUpsampler(
-            network.receptive_field, spatial_dims=self.modality_.spatial_dims, sigma=float(sigma)
+        dims = self.modality_.spatial_dims
+        self.upsampler_ = ReceptiveFieldUpsampler(network.receptive_field, spatial_dims=dims, sigma=float(sigma))
+        self.heatmap_upsampler_ = (
+            self.upsampler_
+            if config.heatmap_sigma is None
+            else ReceptiveFieldUpsampler(network.receptive_field, spatial_dims=dims, sigma=float(config.heatmap_sigma))
         )
         return network
 
@@ -113,5 +124,6 @@ class FCDD(DeepDetector):
         with torch.no_grad():
             anomaly = pseudo_huber(self.network_(x).float())
             scores = self.pool_scores(anomaly)
-            maps = self.upsampler_.to(anomaly.device)(anomaly, tuple(x.shape[2:])) if want_maps else None
+            upsampler = self.heatmap_upsampler_.to(anomaly.device)
+            maps = upsampler(anomaly, tuple(x.shape[2:])) if want_maps else None
         return maps, scores

@@ -19,19 +19,20 @@ FLOORS = {"image_auroc": 0.90, "pixel_auroc_in_mask": 0.85}
 
 
 def _detector_options() -> dict[str, Any]:
-    """FCDD options of the demo beyond the library defaults (confetti for volumes comes from the defaults).
+    """FCDD options of the demo beyond the library defaults (volumes get confetti and ``minmax`` by default).
 
-    * ``intensity="minmax"``: CT attenuation is calibrated, so one global scaling keeps absolute density, while
-      per-sample contrast normalisation rescales each seed by its own statistics.
     * ``supervision="map"``: the confetti masks supervise every voxel, which learns far faster per step than
       sample labels (a small blob barely moves the mean of a volume's map).
     * ``fcdd3d`` at half width ``(16, 32, 64)``: same receptive field, about half the time per step, so more
       steps fit the demo's time on two CPU cores.
+    * ``heatmap_sigma=2.5``: training keeps the default narrow kernel (σ ≈ 1.3 voxels; wider training kernels
+      scored worse), while heatmaps upsample the coarse 8³ map with a wider one, which localises defects inside
+      the seed better (voxel AUROC +0.01–0.03 on a tuning set disjoint from the demo's data).
     """
     return {
-        "intensity": "minmax",
         "supervision": "map",
         "backbone_options": {"channels": [16, 32, 64]},
+        "heatmap_sigma": 2.5,
     }
 
 

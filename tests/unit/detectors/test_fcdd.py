@@ -117,3 +117,27 @@ def test_outlier_exposure_from_a_folder(tmp_path):
 def test_outliers_without_a_folder_is_a_config_error():
     with pytest.raises(ConfigError, match="outlier_dir"):
         FCDD(anomalies="outliers", epochs=1, device="cpu").fit(_slices(8, 0), progress=False)
+
+
+@pytest.mark.parametrize(("shape", "expected"), [((1, 28, 28), "contrast"), ((1, 16, 16, 16), "minmax")])
+def test_auto_intensity_is_contrast_for_images_and_minmax_for_volumes(shape, expected):
+    # CT volumes are calibrated: one global min-max scaling keeps absolute density
+    rng = np.random.default_rng(0)
+    samples = rng.random((8, *shape)).astype(np.float32)
+    backbone = "fcdd3d" if len(shape) == 4 else "fcdd28"
+    detector = FCDD(backbone=backbone, image_size=shape[-1], epochs=1, batch_size=4, device="cpu")
+    detector.fit(samples, progress=False)
+    assert detector.preprocessor_.intensity == expected
+
+
+def test_heatmap_sigma_widens_heatmaps_but_leaves_training_and_scores_alone():
+    x = _slices(16, 0)
+    options = {"backbone": "fcdd28", "image_size": 28, "epochs": 1, "batch_size": 8, "device": "cpu", "seed": 3}
+    plain = FCDD(**options).fit(x, progress=False)
+    wide = FCDD(heatmap_sigma=4.0, **options).fit(x, progress=False)
+    scores_plain, maps_plain = plain.score_and_explain(x[:4])
+    scores_wide, maps_wide = wide.score_and_explain(x[:4])
+    np.testing.assert_allclose(scores_plain, scores_wide, rtol=1e-5)
+    assert not np.allclose(maps_plain, maps_wide)
+    # the wider kernel smooths: smaller spread of the heatmap within each sample
+    assert float(np.std(maps_wide, axis=(1, 2, 3)).mean()) < float(np.std(maps_plain, axis=(1, 2, 3)).mean())
