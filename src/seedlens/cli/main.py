@@ -37,9 +37,10 @@ def _attach_groups() -> None:
     global _groups_attached
     if _groups_attached:
         return
-    from seedlens.cli import hub
+    from seedlens.cli import fusion, hub
 
     app.add_typer(hub.app, name="hub", help="The data hub: catalog, blob store, REST API, bundles.")
+    app.add_typer(fusion.app, name="fusion", help="Multi-modal fusion: predict germination and traits.")
     _groups_attached = True
 
 

@@ -74,6 +74,7 @@ def overlay_png(
     *,
     cmap: str = "jet",
     dpi: int = 100,
+    quantity: str = "anomaly",
 ) -> Path:
     """Write the image beside the image with the heatmap overlaid, and a colour bar, as a PNG.
 
@@ -85,6 +86,7 @@ def overlay_png(
         title: Figure title.
         cmap: Colour map of the heatmap (``"jet"``, ``"inferno"``...).
         dpi: Pixels per inch; the PNG is ``5.4 * dpi`` pixels tall.
+        quantity: What the heatmap shows, for titles and the colour bar (``"anomaly"``, ``"attribution"``).
 
     Returns:
         The path written.
@@ -103,8 +105,8 @@ def overlay_png(
         ax.imshow(background, cmap=bg_cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     _overlay(ax_ov, heat, cmap)
     _figure.image_axes(ax_in, f"input ({kind}, {img.shape[1]}×{img.shape[2]})")
-    _figure.image_axes(ax_ov, f"anomaly heatmap (max {heat.max():.2f})")
-    _figure.add_colorbar(fig, cax, cmap)
+    _figure.image_axes(ax_ov, f"{quantity} heatmap (max {heat.max():.2f})")
+    _figure.add_colorbar(fig, cax, cmap, f"{quantity} (normalised)")
     return _figure.save_png(fig, path)
 
 
@@ -137,6 +139,7 @@ def volume_triplanar_png(
     spacing: Sequence[float] | None = None,
     cmap: str = "jet",
     dpi: int = 100,
+    quantity: str = "anomaly",
 ) -> Path:
     """Write axial, coronal and sagittal slices with the heatmap overlaid.
 
@@ -156,6 +159,7 @@ def volume_triplanar_png(
         spacing: Voxel size ``(sd, sh, sw)`` so anisotropic CT is shown undistorted; isotropic if None.
         cmap: Colour map of the heatmap.
         dpi: Pixels per inch; the PNG is ``5.4 * dpi`` pixels tall.
+        quantity: What the heatmap shows, for the colour bar (``"anomaly"``, ``"attribution"``).
 
     Returns:
         The path written.
@@ -194,7 +198,7 @@ def volume_triplanar_png(
         ax.axhline(view.cross[0], color="white", lw=0.6, ls="--", alpha=0.7)
         ax.axvline(view.cross[1], color="white", lw=0.6, ls="--", alpha=0.7)
         _figure.image_axes(ax, view.name)
-    label = "anomaly (normalised)" + (" — green: ground truth" if truth is not None else "")
+    label = f"{quantity} (normalised)" + (" — green: ground truth" if truth is not None else "")
     _figure.add_colorbar(fig, cax, cmap, label)
     return _figure.save_png(fig, path)
 
@@ -220,6 +224,8 @@ def cube_false_colour_png(
     *,
     cmap: str = "jet",
     dpi: int = 100,
+    quantity: str = "anomaly",
+    band_importance: Sequence[float] | None = None,
 ) -> Path:
     """Write a false-colour view of a hyperspectral cube, the heatmap over it, and the mean spectra.
 
@@ -236,12 +242,16 @@ def cube_false_colour_png(
         title: Figure title.
         cmap: Colour map of the heatmap.
         dpi: Pixels per inch; the PNG is ``5.4 * dpi`` pixels tall.
+        quantity: What the heatmap shows, for titles and the colour bar (``"anomaly"``, ``"attribution"``).
+        band_importance: One value per band (e.g. the attribution share of each band); when given, the third
+            panel plots it instead of the mean spectra.
 
     Returns:
         The path written.
 
     Raises:
-        ShapeError: ``cube`` is not ``(bands, H, W)``, or the heatmap or wavelengths do not match it.
+        ShapeError: ``cube`` is not ``(bands, H, W)``, or the heatmap, wavelengths or band importance do not
+            match it.
     """
     data = np.asarray(cube, dtype=np.float64)
     if data.ndim != 3:
@@ -255,12 +265,25 @@ def cube_false_colour_png(
         ax.imshow(rgb, interpolation="nearest")
     _overlay(ax_ov, heat, cmap)
     _figure.image_axes(ax_rgb, f"false colour ({caption})")
-    _figure.image_axes(ax_ov, f"anomaly heatmap (max {heat.max():.2f})")
+    _figure.image_axes(ax_ov, f"{quantity} heatmap (max {heat.max():.2f})")
+    x = np.asarray(wavelengths, dtype=np.float64) if wavelengths is not None else np.arange(data.shape[0])
+    if band_importance is not None:
+        importance = np.asarray(band_importance, dtype=np.float64)
+        if importance.shape != (data.shape[0],):
+            raise ShapeError(f"band_importance must hold one value per band ({data.shape[0]}); "
+                             f"got shape {importance.shape}")
+        ax_spec.plot(x, importance, color="crimson", lw=1.5)
+        ax_spec.fill_between(x, importance, color="crimson", alpha=0.2)
+        ax_spec.set_xlabel("wavelength (nm)" if wavelengths is not None else "band")
+        ax_spec.set_ylabel("share of attribution")
+        ax_spec.set_title("band importance", fontsize=10)
+        ax_spec.grid(alpha=0.3)
+        _figure.add_colorbar(fig, cax, cmap, f"{quantity} (normalised)")
+        return _figure.save_png(fig, path)
 
     hot = heat >= 0.5
     if not hot.any():
         hot = heat >= np.quantile(heat, 0.95)
-    x = np.asarray(wavelengths, dtype=np.float64) if wavelengths is not None else np.arange(data.shape[0])
     ax_spec.plot(x, data.reshape(data.shape[0], -1).mean(axis=1), color="0.3", lw=1.5, label="all pixels")
     ax_spec.plot(x, data[:, hot].mean(axis=1), color="crimson", lw=1.5, label=f"hot pixels ({int(hot.sum())})")
     ax_spec.set_xlabel("wavelength (nm)" if wavelengths is not None else "band")

@@ -4,8 +4,9 @@ Importing this package imports every backbone module, which registers its backbo
 :data:`~seedlens.models.backbones.registry.BACKBONES`.
 """
 
-from seedlens.models.backbones import efficientnet, paper, spectral, volume  # noqa: F401  (registers backbones)
+from seedlens.models.backbones import compact, efficientnet, paper, spectral, volume  # noqa: F401  (registers backbones)
 from seedlens.models.backbones.base import Backbone
+from seedlens.models.backbones.compact import Conv2D
 from seedlens.models.backbones.efficientnet import EfficientNetLite0
 from seedlens.models.backbones.paper import FCDD28, FCDD32, FCDD224
 from seedlens.models.backbones.registry import BACKBONES, create_backbone, list_backbones
@@ -20,6 +21,7 @@ __all__ = [
     "FCDD32",
     "FCDD224",
     "Backbone",
+    "Conv2D",
     "EfficientNetLite0",
     "SequentialBackbone",
     "SpectralSpatial",
