@@ -6,7 +6,7 @@ its modalities.
 """
 
 from seedlens.predictors.config import DEFAULT_ENCODERS, FusionConfig
-from seedlens.predictors.data import FusionData, FusionSample, from_hub, read_manifest
+from seedlens.predictors.data import FusionData, FusionSample, from_hub, read_manifest, to_hub
 from seedlens.predictors.predictor import FusionPredictor
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "FusionSample",
     "from_hub",
     "read_manifest",
+    "to_hub",
 ]

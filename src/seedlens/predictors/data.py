@@ -292,3 +292,48 @@ def from_hub(
     for sample in samples:
         sample.values = {k: v for k, v in sample.values.items() if k in kinds}
     return FusionData(samples, kinds, numeric, str(hub.location) if hasattr(hub, "location") else "hub")
+
+
+#: Columns that are sample fields in a hub; every other table column is stored as a trait.
+HUB_FIELDS = ("species", "genotype", "lot", "harvest", "germination")
+
+
+def to_hub(data: FusionData, hub: Any, *, project: str = "default") -> int:
+    """Store every sample of ``data`` in a writable hub.
+
+    Each image-like modality becomes one acquisition (named by its kind in the hub), the columns of
+    :data:`HUB_FIELDS` become sample fields and every other table column a trait.
+
+    :func:`from_hub` reads such a hub back with the modalities named ``volume``, ``cube`` and ``image``.
+
+    Args:
+        data: The samples to store.
+        hub: A writable local hub (:class:`~seedlens.hub.local.LocalHub`).
+        project: Project to store them in.
+
+    Returns:
+        The number of samples stored.
+
+    Raises:
+        DataSourceError: two path columns have the same kind (a hub tells acquisitions apart by kind only).
+        HubImportError: a file cannot be read as its kind (nothing of that file is stored).
+    """
+    from seedlens.hub.schemas import SampleIn
+
+    by_kind: dict[Modality, str] = {}
+    for name in data.image_like:
+        kind = data.kinds[name]
+        if kind in by_kind:
+            raise DataSourceError(f"columns {by_kind[kind]!r} and {name!r} are both {kind.value}s; a hub keeps one "
+                                  "acquisition per kind, so store them in separate projects")
+        by_kind[kind] = name
+    for sample in data.samples:
+        fields = {k: str(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
+        traits = {k: v for k, v in sample.values.items() if k not in HUB_FIELDS and v is not None}
+        hub.upsert_sample(sample.sample_id, SampleIn(split=sample.split or None, traits=traits or None, **fields),
+                          project=project)
+        for kind, name in by_kind.items():
+            path = sample.files.get(name)
+            if path is not None:
+                hub.add_file(path, sample_id=sample.sample_id, modality=kind.value, project=project)
+    return len(data.samples)

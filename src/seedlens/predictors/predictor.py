@@ -124,12 +124,14 @@ class FusionPredictor:
         train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="adamw",
                                    lr=config.lr, weight_decay=config.weight_decay, lr_decay=config.lr_decay,
                                    amp=config.amp, device=config.device, seed=config.seed, grad_clip=5.0)
-        result = train(network, step, dataset, train_config, run_dir=run_dir, resume=resume, progress=progress,
-                       on_epoch_end=on_epoch_end)
+        self.history_: list[float] = []
+        if config.epochs > 0:  # epochs=0 keeps the initial (or warm-started) weights
+            result = train(network, step, dataset, train_config, run_dir=run_dir, resume=resume, progress=progress,
+                           on_epoch_end=on_epoch_end)
+            self.history_ = list(result.losses)
         if best["state"] is not None:
             network.load_state_dict(best["state"])
         self.best_epoch_ = int(best["epoch"]) or config.epochs
-        self.history_ = list(result.losses)
         self.network_ = network.eval()
         return self
 
@@ -152,6 +154,7 @@ class FusionPredictor:
             predicted class names) and ``classes``; for a regression target ``values`` ``(N,)`` in the
             column's units. Also ``{"sample_id": [...]}`` under the key ``"_samples"``.
         """
+        self._check_fitted()
         inputs, present = self.encoder_.encode_inputs(data)
         present = self._restrict(present, modalities)
         outputs = self.forward(inputs, present)
