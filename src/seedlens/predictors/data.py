@@ -330,8 +330,8 @@ def to_hub(data: FusionData, hub: Any, *, project: str = "default") -> int:
     for sample in data.samples:
         fields = {k: str(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
         traits = {k: v for k, v in sample.values.items() if k not in HUB_FIELDS and v is not None}
-        hub.upsert_sample(sample.sample_id, SampleIn(split=sample.split or None, traits=traits or None, **fields),
-                          project=project)
+        record = SampleIn.model_validate({"split": sample.split or None, "traits": traits or None, **fields})
+        hub.upsert_sample(sample.sample_id, record, project=project)
         for kind, name in by_kind.items():
             path = sample.files.get(name)
             if path is not None:

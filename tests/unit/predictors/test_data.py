@@ -41,10 +41,10 @@ def _rewrite(manifest, out, change):
 
 def test_manifest_errors_name_the_file_row_and_value(toy_manifest):
     folder = toy_manifest.parent
-    with pytest.raises(ReadError, match="nope.csv"):
+    with pytest.raises(ReadError, match=r"nope\.csv"):
         read_manifest(folder / "nope.csv")
     no_split = _rewrite(toy_manifest, folder / "no_split.csv", lambda h, r: ([c for c in h if c != "split"], r))
-    with pytest.raises(DataSourceError, match="missing required column.*split"):
+    with pytest.raises(DataSourceError, match=r"missing required column.*split"):
         read_manifest(no_split)
 
     def duplicate(h, r):

@@ -38,7 +38,7 @@ def test_save_load_round_trip_gives_identical_predictions(fitted_toy, tmp_path):
     np.testing.assert_allclose(a["germination"]["probabilities"], b["germination"]["probabilities"], atol=1e-6)
     np.testing.assert_allclose(a["oil"]["values"], b["oil"]["values"], atol=1e-5)
     (tmp_path / "run" / "fusion_weights.pt").unlink()
-    with pytest.raises(ReadError, match="fusion_weights.pt"):
+    with pytest.raises(ReadError, match=r"fusion_weights\.pt"):
         FusionPredictor.load(tmp_path / "run")
     with pytest.raises(NotFittedError):
         FusionPredictor().predict(test)
