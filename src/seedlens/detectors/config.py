@@ -43,6 +43,10 @@ class DeepDetectorConfig:
             volumes (a 1% void barely moves the mean of a volume).
         topk_fraction: Fraction of map cells averaged by ``topk`` pooling.
         heatmap_quantile: Quantile at which heatmaps are clipped before display normalisation.
+        test_time_flips: Average scores and heatmaps over every flip of the spatial axes at inference (4 passes
+            for 2D, 8 for volumes), thresholds included. Seeds and lungs have no canonical orientation and
+            training already flips (``augment``), so the flipped passes are equally valid views whose mean is
+            less noisy; it costs that many forward passes.
     """
 
     backbone: str = "auto"
@@ -66,6 +70,7 @@ class DeepDetectorConfig:
     score_pooling: str = "auto"
     topk_fraction: float = 0.01
     heatmap_quantile: float = 0.97
+    test_time_flips: bool = False
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
         "backbone": str,
@@ -89,6 +94,7 @@ class DeepDetectorConfig:
         "score_pooling": frozenset({"auto", "mean", "topk", "max"}),
         "topk_fraction": Interval(0, 1, closed=False),
         "heatmap_quantile": Interval(0, 1),
+        "test_time_flips": bool,
     }
 
     def validate(self) -> None:

@@ -8,6 +8,7 @@ once.
 
 from __future__ import annotations
 
+import itertools
 import json
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -313,7 +314,7 @@ class DeepDetector(Detector):
         for start in range(0, len(arrays), batch_size):
             chunk = arrays[start : start + batch_size]
             x = torch.from_numpy(np.stack([self._preprocess(a) for a in chunk])).to(device)
-            batch_maps, batch_scores = self._maps_and_scores(x, want_maps)
+            batch_maps, batch_scores = self._flip_averaged(x, want_maps)
             scores.append(batch_scores.detach().float().cpu().numpy())
             if want_maps:
                 assert batch_maps is not None
@@ -329,6 +330,23 @@ class DeepDetector(Detector):
         elif normalize == "global":
             maps = [self.normalizer_.transform(m[None])[0] for m in maps]
         return all_scores, maps
+
+    def _flip_averaged(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``_maps_and_scores``, averaged over every flip of the spatial axes when ``test_time_flips`` is on."""
+        if not getattr(self.config_, "test_time_flips", False):
+            return self._maps_and_scores(x, want_maps)
+        spatial = range(2, x.ndim)
+        flips = [axes for r in range(len(spatial) + 1) for axes in itertools.combinations(spatial, r)]
+        map_sum: torch.Tensor | None = None
+        score_sum = torch.zeros(x.shape[0], device=x.device)
+        for axes in flips:
+            maps, scores = self._maps_and_scores(x.flip(axes) if axes else x, want_maps)
+            score_sum = score_sum + scores.float()
+            if maps is not None:
+                maps = maps.flip(axes) if axes else maps
+                map_sum = maps.float() if map_sum is None else map_sum + maps.float()
+        n = len(flips)
+        return (None if map_sum is None else map_sum / n), score_sum / n
 
     def _preprocess(self, array: np.ndarray) -> np.ndarray:
         expected = len(self.input_size_) + 1

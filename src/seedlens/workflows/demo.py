@@ -28,11 +28,15 @@ def _detector_options() -> dict[str, Any]:
     * ``heatmap_sigma=2.5``: training keeps the default narrow kernel (σ ≈ 1.3 voxels; wider training kernels
       scored worse), while heatmaps upsample the coarse 8³ map with a wider one, which localises defects inside
       the seed better (voxel AUROC +0.01–0.03 on a tuning set disjoint from the demo's data).
+    * ``test_time_flips=True``: scores and heatmaps are the mean over the 8 flips of the volume (a seed has no
+      canonical orientation and training flips too). On a run with another data seed than the demo's it
+      raised sample AUROC 0.809 → 0.828 and in-seed voxel AUROC 0.801 → 0.814; it costs 8 forward passes.
     """
     return {
         "supervision": "map",
         "backbone_options": {"channels": [16, 32, 64]},
         "heatmap_sigma": 2.5,
+        "test_time_flips": True,
     }
 
 

@@ -141,3 +141,21 @@ def test_heatmap_sigma_widens_heatmaps_but_leaves_training_and_scores_alone():
     assert not np.allclose(maps_plain, maps_wide)
     # the wider kernel smooths: smaller spread of the heatmap within each sample
     assert float(np.std(maps_wide, axis=(1, 2, 3)).mean()) < float(np.std(maps_plain, axis=(1, 2, 3)).mean())
+
+
+def test_test_time_flips_average_scores_and_maps_over_every_flip(trained_on_slices, tmp_path):
+    x = _slices(4, 30_000)
+    trained_on_slices.save(tmp_path / "run")
+    from seedlens.detectors import load_detector
+
+    flipped = load_detector(tmp_path / "run", device="cpu")
+    flipped.config_.test_time_flips = True
+    views = [(), (2,), (3,), (2, 3)]
+    expected_scores = np.mean([trained_on_slices.score(np.flip(x, v) if v else x) for v in views], axis=0)
+    expected_maps = np.mean(
+        [np.flip(m, v) if v else m for v in views
+         for m in [np.asarray(trained_on_slices.explain(np.flip(x, v).copy() if v else x))]], axis=0)
+    scores, maps = flipped.score_and_explain(x)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(maps), expected_maps, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(scores, trained_on_slices.score(x))
