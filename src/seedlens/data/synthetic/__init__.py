@@ -2,11 +2,20 @@
 
 Every generator is seeded (``rng``: a numpy Generator, an int or None) and documents its fixed difficulty in
 its module docstring: :mod:`~seedlens.data.synthetic.phantom` (volumes), :mod:`~seedlens.data.synthetic.slices`
-(images) and :mod:`~seedlens.data.synthetic.cube` (hyperspectral cubes).
+(images), :mod:`~seedlens.data.synthetic.cube` (hyperspectral cubes) and
+:mod:`~seedlens.data.synthetic.multimodal` (one seed in every modality, for fusion).
 """
 
 from seedlens.data.synthetic.cube import CUBE_DEFECT_TYPES, SeedCube, make_seed_cube
 from seedlens.data.synthetic.dataset import MANIFEST_COLUMNS, write_seed_dataset
+from seedlens.data.synthetic.multimodal import (
+    MultiModalSeed,
+    SeedState,
+    draw_seed_state,
+    make_multimodal_seed,
+    oracle_macro_f1,
+    write_multimodal_dataset,
+)
 from seedlens.data.synthetic.phantom import (
     DEFECT_FRACTION_RANGE,
     DEFECT_TYPES,
@@ -22,11 +31,17 @@ __all__ = [
     "DEFECT_TYPES",
     "MANIFEST_COLUMNS",
     "MAX_DENSITY_DROP",
+    "MultiModalSeed",
     "SeedCube",
     "SeedPhantom",
     "SeedSlice",
+    "SeedState",
+    "draw_seed_state",
+    "make_multimodal_seed",
     "make_seed_cube",
     "make_seed_slice",
     "make_seed_volume",
+    "oracle_macro_f1",
+    "write_multimodal_dataset",
     "write_seed_dataset",
 ]

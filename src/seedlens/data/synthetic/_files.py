@@ -48,3 +48,9 @@ def write_envi(header: Path, cube: np.ndarray, wavelengths: Sequence[float]) -> 
         encoding="ascii",
     )
     return data
+
+
+def write_rgb_png(path: Path, rgb: np.ndarray) -> None:
+    """Write a ``(3, H, W)`` float array in [0, 1] as an 8-bit RGB PNG."""
+    array = np.clip(np.round(np.moveaxis(np.asarray(rgb, dtype=np.float64), 0, -1) * 255.0), 0, 255).astype(np.uint8)
+    Image.fromarray(array).save(path)
