@@ -77,3 +77,17 @@ def test_demo_report_images_all_load_in_chromium(quick_demo, tmp_path):
     assert len(images) >= 4, images
     assert all(image["ok"] for image in images), images
     assert all(image["src"].startswith("data:image/png;base64") for image in images)
+
+
+def test_quick_fusion_demo_trains_from_a_hub_and_explains_a_seed(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "seedlens", "demo", "--fusion", "--quick", "--out", str(tmp_path / "f"),
+         "--device", "cpu"],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"germination\s*│\s*macro_f1\s*│\s*0\.\d+", result.stdout)
+    explanation = Path(re.search(r"explanation of \S+: (\S+)", result.stdout).group(1))
+    assert explanation.is_file() and explanation.stat().st_size > 5000
+    assert (tmp_path / "f" / "hub").is_dir() and (tmp_path / "f" / "run" / "metrics.json").is_file()
+    assert (explanation.parent / "explanation.json").is_file()

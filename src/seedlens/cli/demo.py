@@ -14,8 +14,18 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for data, run and report.")] = Path("seedlens-demo"),
     quick: Annotated[bool, typer.Option(help="A smaller, faster run (about a minute); no quality floors.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:K.")] = "auto",
+    fusion: Annotated[
+        bool, typer.Option(help="Run the multi-modal fusion demo instead (CT + hyperspectral + RGB + table).")
+    ] = False,
 ) -> None:
-    """Make seed phantoms, train a 3D FCDD on normals + confetti noise, evaluate on real defect types, report."""
+    """Make seed phantoms, train a 3D FCDD on normals + confetti noise, evaluate on real defect types, report.
+
+    With --fusion: make multi-modal seeds, store them in a SQLite hub, train a fused germination/trait model from
+    it, evaluate it on held-out seeds per modality subset and explain one prediction.
+    """
+    if fusion:
+        _fusion_demo(out, quick, device)
+        return
     from seedlens.evaluation import print_metrics_table
     from seedlens.workflows.demo import run_demo
 
@@ -26,3 +36,13 @@ def demo(
         console.print(f"quality floors {result.floors}: {status}")
     console.print(f"finished in {result.seconds:.0f} s")
     stdout.print(f"report: {result.report_path}")
+
+
+def _fusion_demo(out: Path, quick: bool, device: str) -> None:
+    from seedlens.cli.fusion import print_fusion_tables
+    from seedlens.workflows.fusion_demo import run_fusion_demo
+
+    result = run_fusion_demo(out, quick=quick, device=device, log=console.print)
+    print_fusion_tables(result.metrics)
+    console.print(f"finished in {result.seconds:.0f} s")
+    stdout.print(f"explanation of {result.explained_sample}: {result.explanation_path}")

@@ -344,12 +344,24 @@ def _apply_remaining_labels(session: Session, labels: Labels, done: set[str], pr
                 report.updated_labels += 1
 
 
+def _pack_envi(path: Path, scratch: Path) -> Path:
+    """An ENVI header or data file given alone: a pack of both (a header-only blob could never be read back)."""
+    from seedlens.io import _envi
+
+    header = path if _envi.is_header(path) else _envi.header_for(path)
+    data = _envi.data_for(header) if header is not None else None
+    if header is None or data is None:
+        return path
+    return write_pack([(header.name, header), (data.name, data)], scratch / f"{header.stem}.tar")
+
+
 def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Modality, project: str = "default",
                 source_name: str | None = None, keep_phi: bool = False) -> UploadOut:
     """Add one file as an acquisition of ``sample_id`` (used by uploads); see :meth:`LocalHub.add_file`.
 
     A ``.tar`` file holds a multi-file form (a DICOM series, an ENVI header and data file...): it is
-    extracted safely (no links, no paths leaving the folder) and must contain exactly one acquisition.
+    extracted safely (no links, no paths leaving the folder) and must contain exactly one acquisition. An ENVI
+    header (or data file) given alone is packed with its companion first.
     """
     from seedlens.hub.catalog import queries
     from seedlens.hub.pack import extract_pack
@@ -360,6 +372,7 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
     project = names.check_project(project)
     source_name = source_name or path.name
     with tempfile.TemporaryDirectory(prefix="seedlens-upload-") as scratch:
+        path = _pack_envi(path, Path(scratch))
         if path.suffix.lower() == ".tar":
             import tarfile
 

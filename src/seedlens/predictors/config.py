@@ -56,7 +56,7 @@ class FusionConfig:
     warm_start: dict[str, str] | None = None
     sizes: dict[str, int] | None = None
     class_weights: str = "balanced"
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4

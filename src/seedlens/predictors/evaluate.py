@@ -93,7 +93,8 @@ def evaluate(model: FusionPredictor, data: FusionData) -> dict[str, Any]:
         macro-F1 for class targets and R² for traits; ``without`` masks one modality at inference.
     """
     names = model.modality_names
-    full = model.predict(data)
+    inputs, present = model.encoder_.encode_inputs(data)
+    full = model.predict_encoded(data, inputs, present)
     result: dict[str, Any] = {
         "n_samples": len(data),
         "modalities": names,
@@ -102,7 +103,7 @@ def evaluate(model: FusionPredictor, data: FusionData) -> dict[str, Any]:
         "without": {},
     }
     for subset in modality_subsets(names):
-        prediction = full if len(subset) == len(names) else model.predict(data, list(subset))
+        prediction = full if len(subset) == len(names) else model.predict_encoded(data, inputs, present, list(subset))
         scores = {t.name: headline(target_metrics(t, data, prediction[t.name])) for t in model.targets_}
         result["subsets"]["+".join(subset)] = scores
         if len(subset) == len(names) - 1:

