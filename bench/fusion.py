@@ -32,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     from seedlens.data.synthetic.multimodal import oracle_macro_f1, write_multimodal_dataset
-
     from seedlens.evaluation.metrics import macro_f1
     from seedlens.predictors import FusionPredictor, read_manifest
 

@@ -111,7 +111,7 @@ def test_dataset_files_manifest_and_reproducibility(tmp_path):
     assert "damage" not in rows[0] and (manifest.parent / HIDDEN_FILE).is_file()  # the hidden state stays apart
     kinds = {"ct": Modality.VOLUME, "hsi": Modality.CUBE, "rgb": Modality.IMAGE}
     for column, kind in kinds.items():
-        array, meta = read(manifest.parent / rows[0][column])
+        _, meta = read(manifest.parent / rows[0][column])
         assert meta.modality is kind, column
     assert read(manifest.parent / rows[0]["hsi"])[1].wavelengths is not None
     again = write_multimodal_dataset(tmp_path / "b", seed=0, **kwargs)
