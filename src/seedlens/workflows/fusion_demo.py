@@ -25,7 +25,7 @@ class FusionDemoSettings:
     n_train: int = 480
     n_val: int = 120
     n_test: int = 240
-    epochs: int = 30
+    epochs: int = 60
 
     @classmethod
     def for_mode(cls, quick: bool) -> FusionDemoSettings:
