@@ -35,7 +35,7 @@ def demo(
     if result.floors is not None:
         console.print(f"quality floors {result.floors}: {status}")
     console.print(f"finished in {result.seconds:.0f} s")
-    stdout.print(f"report: {result.report_path}")
+    stdout.print(f"report: {result.report_path}", soft_wrap=True)
 
 
 def _fusion_demo(out: Path, quick: bool, device: str) -> None:
@@ -45,4 +45,4 @@ def _fusion_demo(out: Path, quick: bool, device: str) -> None:
     result = run_fusion_demo(out, quick=quick, device=device, log=console.print)
     print_fusion_tables(result.metrics)
     console.print(f"finished in {result.seconds:.0f} s")
-    stdout.print(f"explanation of {result.explained_sample}: {result.explanation_path}")
+    stdout.print(f"explanation of {result.explained_sample}: {result.explanation_path}", soft_wrap=True)

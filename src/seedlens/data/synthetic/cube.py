@@ -181,6 +181,24 @@ def _band_noise_std(wl: np.ndarray) -> np.ndarray:
     return 0.004 * (1.0 + 2.0 * np.clip(edge, 0.0, 1.0))
 
 
+def _render(
+    scene: _Scene,
+    wl: np.ndarray,
+    spectra: np.ndarray,
+    tray: np.ndarray,
+    factor: np.ndarray,
+    noise_rng: np.random.Generator,
+) -> np.ndarray:
+    """Shade the seed spectra (``(bands, H, W)`` or ``(bands, 1, 1)``), lay them on the tray and add sensor noise."""
+    gradient = 1.0 + 0.05 * (scene.u[0] / 2.0)  # uneven tray illumination
+    seed_signal = spectra * (scene.shading * factor)[None] + (scene.specular * factor)[None]
+    background = tray[:, None, None] * gradient[None]
+    clean = scene.alpha[None] * seed_signal + (1.0 - scene.alpha[None]) * background
+    std = np.sqrt(_band_noise_std(wl)[:, None, None] ** 2 + (0.01 * clean) ** 2)
+    noisy = clean + std * noise_rng.standard_normal(clean.shape)
+    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+
+
 def make_seed_cube(size: int = 32, bands: int = 64, defect: str | None = None, rng: RNGLike = None) -> SeedCube:
     """Generate one hyperspectral image of a seed on a dark tray, optionally with a defect.
 
@@ -224,14 +242,8 @@ def make_seed_cube(size: int = 32, bands: int = 64, defect: str | None = None, r
         else:
             raise RuntimeError(f"could not place a {defect!r} defect covering {DEFECT_FRACTION_RANGE} of the seed")
 
-    gradient = 1.0 + 0.05 * (scene.u[0] / 2.0)  # uneven tray illumination
-    seed_signal = spectra * (scene.shading * factor)[None] + (scene.specular * factor)[None]
-    background = tray[:, None, None] * gradient[None]
-    clean = scene.alpha[None] * seed_signal + (1.0 - scene.alpha[None]) * background
-    std = np.sqrt(_band_noise_std(wl)[:, None, None] ** 2 + (0.01 * clean) ** 2)
-    noisy = clean + std * noise_rng.standard_normal(clean.shape)
     return SeedCube(
-        cube=np.clip(noisy, 0.0, 1.0).astype(np.float32),
+        cube=_render(scene, wl, spectra, tray, factor, noise_rng),
         wavelengths=wl.astype(np.float32),
         defect_mask=mask[None],
         seed_mask=seed[None],
