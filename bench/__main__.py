@@ -19,12 +19,14 @@ BENCHMARKS = {
     "demo": "bench.demo",
     "fashion_mnist": "bench.fashion_mnist",
     "fusion": "bench.fusion",
+    "hsi_scenes": "bench.hsi_scenes",
     "lung_ct": "bench.lung_ct",
     "speed": "bench.speed",
 }
 TITLES = {
     "demo": "Demo: 3D FCDD on synthetic seed CT phantoms",
     "fashion_mnist": "Fashion-MNIST one-vs-rest (mean AUROC over classes)",
+    "hsi_scenes": "Hyperspectral anomaly scenes (transductive pixel AUROC)",
     "fusion": "Multi-modal fusion: germination from CT + hyperspectral + RGB + table (synthetic seeds)",
     "lung_ct": "Lung CT, COVID-19 vs non-COVID, trained on non-COVID only (test AUROC)",
     "speed": "Speed",

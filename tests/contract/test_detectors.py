@@ -8,7 +8,19 @@ import pytest
 from seedlens.detectors import create_detector, list_detectors, load_detector
 from seedlens.errors import ConfigError, NotFittedError, ShapeError
 
-FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
+DEEP_FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
+#: Options that make each detector fast; deep detectors train one epoch.
+FAST_FOR = {"rx": {"seed": 0}}
+#: Per detector: an option with an invalid value, and a misspelling of it with the name it should suggest.
+BAD_FOR = {"rx": ("outer_window", -3, "outer_windw")}
+
+
+def fast(name: str) -> dict:
+    return FAST_FOR.get(name, DEEP_FAST)
+
+
+def bad(name: str) -> tuple[str, int, str]:
+    return BAD_FOR.get(name, ("epochs", -3, "epoch"))
 
 
 def _images(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -39,7 +51,10 @@ def fitted(tmp_path_factory):
         if (name, kind) not in cache:
             make, extra = KINDS[kind]
             rng = np.random.default_rng(0)
-            detector = create_detector(name, **FAST, **extra)
+            options = {**fast(name), **extra}
+            if name in FAST_FOR:
+                options.pop("image_size", None)  # classical detectors work at the input resolution
+            detector = create_detector(name, **options)
             detector.fit(make(12, rng), progress=False)
             cache[(name, kind)] = detector
         return cache[(name, kind)]
@@ -49,23 +64,25 @@ def fitted(tmp_path_factory):
 
 @pytest.mark.parametrize("name", list_detectors())
 def test_unfitted_detector_raises_not_fitted(name):
-    detector = create_detector(name, **FAST)
+    detector = create_detector(name, **fast(name))
     with pytest.raises(NotFittedError, match="not fitted"):
         detector.score(np.zeros((1, 1, 28, 28), np.float32))
 
 
 @pytest.mark.parametrize("name", list_detectors())
 def test_constructor_stores_params_and_fit_validates_them(name):
-    detector = create_detector(name, epochs=-3)
-    assert detector.params["epochs"] == -3  # stored as given
-    with pytest.raises(ConfigError, match="epochs=-3"):
+    option, value, _ = bad(name)
+    detector = create_detector(name, **{option: value})
+    assert detector.params[option] == value  # stored as given
+    with pytest.raises(ConfigError, match=f"{option}={value}"):
         detector.fit(np.zeros((4, 1, 28, 28), np.float32), progress=False)
 
 
 @pytest.mark.parametrize("name", list_detectors())
 def test_unknown_option_is_named_with_a_close_match(name):
-    detector = create_detector(name, epoch=3)
-    with pytest.raises(ConfigError, match=r"unknown option 'epoch'.*did you mean 'epochs'"):
+    option, _, misspelt = bad(name)
+    detector = create_detector(name, **{misspelt: 3})
+    with pytest.raises(ConfigError, match=rf"unknown option '{misspelt}'.*did you mean '{option}'"):
         detector.fit(np.zeros((4, 1, 28, 28), np.float32), progress=False)
 
 

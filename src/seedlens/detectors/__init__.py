@@ -9,6 +9,7 @@ from seedlens.detectors.base import DETECTORS, Detector
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.fcdd import FCDD, FCDDConfig
 from seedlens.detectors.hsc import HSC, HSCConfig
+from seedlens.detectors.rx import RX, RXConfig
 
 
 def list_detectors(pattern: str = "*") -> list[str]:
@@ -39,12 +40,14 @@ __all__ = [
     "DETECTORS",
     "FCDD",
     "HSC",
+    "RX",
     "Autoencoder",
     "AutoencoderConfig",
     "DeepDetectorConfig",
     "Detector",
     "FCDDConfig",
     "HSCConfig",
+    "RXConfig",
     "create_detector",
     "list_detectors",
     "load_detector",

@@ -1,0 +1,121 @@
+"""Hyperspectral anomaly scenes: unsupervised, transductive pixel AUROC on the four scenes of ``hsi-anomaly/``.
+
+Each detector sees one scene without its map, scores every pixel, and is judged by the pixel ROC AUC against the
+map. One setting per detector for all four scenes, fixed before any map was looked at (the library defaults):
+global RX on all bands (the scene's own mean and covariance, ridge 1e-3 of the mean eigenvalue) and local RX
+(dual window 3 / 11, 10 principal components).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCENES = {
+    "HYDICE_data.mat": "Hydice",
+    "abu-beach-4.mat": "Pavia (ABU beach 4)",
+    "abu-urban-2.mat": "Coast (ABU urban 2)",
+    "sandiego_plane.mat": "SanDiego",
+}
+ANCHORS = {"global RX (literature)": 0.974, "LREN (AAAI 2021)": 0.9951}
+LREN = {"Hydice": 0.9998, "Pavia (ABU beach 4)": 0.9925, "Coast (ABU urban 2)": 0.9982, "SanDiego": 0.9897}
+DEFAULT_EPOCHS = 0  # nothing is trained
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outer-window", type=int, default=11)
+    parser.add_argument("--inner-window", type=int, default=3)
+
+
+def load_scene(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(bands, H, W)`` float32 cube and ``(H, W)`` bool map of one scene file."""
+    from scipy.io import loadmat
+
+    content = loadmat(path)
+    return np.moveaxis(np.asarray(content["data"], dtype=np.float32), -1, 0), np.asarray(content["map"]) > 0
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    from seedlens.detectors.rx import global_rx, local_rx
+    from seedlens.evaluation import image_auroc
+
+    root = Path(args.data_root) / "hsi-anomaly"
+    detectors = {
+        "global RX": lambda cube: global_rx(cube),
+        "local RX": lambda cube: local_rx(cube, inner_window=args.inner_window, outer_window=args.outer_window),
+    }
+    per_scene: dict[str, dict[str, float]] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    gallery: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
+    for file, scene in SCENES.items():
+        cube, truth = load_scene(root / file)
+        per_scene[scene], seconds[scene] = {}, {}
+        heats = {}
+        for name, detect in detectors.items():
+            start = time.perf_counter()
+            heats[name] = heat = detect(cube)
+            seconds[scene][name] = round(time.perf_counter() - start, 2)
+            per_scene[scene][name] = image_auroc(truth.ravel(), heat.ravel())
+            print(f"  {scene}: {name} {per_scene[scene][name]:.4f}", flush=True)
+        gallery.append((scene, cube, truth, heats))
+    gallery_path = Path(args.out_dir) / "hsi_scenes_gallery.png"
+    write_gallery(gallery, per_scene, gallery_path)
+    means = {name: float(np.mean([per_scene[s][name] for s in per_scene])) for name in detectors}
+    settings = {"inner_window": args.inner_window, "outer_window": args.outer_window, "configurations_tried": 1,
+                "protocol": "transductive, unsupervised, pixel AUROC"}
+    return settings, {"per_scene": per_scene, "mean": means, "seconds": seconds, "gallery": gallery_path.name}
+
+
+def write_gallery(rows: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+                  aurocs: dict[str, dict[str, float]], path: Path) -> Path:
+    """One row per scene: false colour, the ground-truth map, and each detector's map (99th-percentile scaled)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = 2 + len(rows[0][3])
+    fig = Figure(figsize=(2.6 * columns, 2.7 * len(rows)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row, (scene, cube, truth, heats) in zip(axes, rows, strict=True):
+        bands = [round((cube.shape[0] - 1) * f) for f in (0.55, 0.35, 0.15)]
+        rgb = np.stack([cube[b] for b in bands], axis=-1).astype(np.float64)
+        low, high = np.percentile(rgb, [1, 99], axis=(0, 1))
+        row[0].imshow(np.clip((rgb - low) / np.maximum(high - low, 1e-9), 0, 1))
+        row[0].set_title(f"{scene}\nfalse colour", fontsize=8)
+        row[1].imshow(truth, cmap="gray")
+        row[1].set_title(f"anomaly map ({int(truth.sum())} px)", fontsize=8)
+        for ax, (name, heat) in zip(row[2:], heats.items(), strict=True):
+            ax.imshow(np.clip(heat / np.percentile(heat, 99.5), 0, 1), cmap="inferno")
+            ax.set_title(f"{name}: AUROC {aurocs[scene][name]:.4f}", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def markdown(result: dict[str, Any]) -> str:
+    r = result["results"]
+    scenes = list(r["per_scene"])
+    lines = ["| detector | " + " | ".join(scenes) + " | **mean** |", "|---|" + "---|" * (len(scenes) + 1)]
+    for name in r["mean"]:
+        cells = " | ".join(f"{r['per_scene'][s][name]:.4f}" for s in scenes)
+        lines.append(f"| seedlens {name} | {cells} | **{r['mean'][name]:.4f}** |")
+    lines.append("| LREN (paper) | " + " | ".join(f"{LREN.get(s, float('nan')):.4f}" for s in scenes) +
+                 f" | {ANCHORS['LREN (AAAI 2021)']:.4f} |")
+    if r.get("gallery"):
+        lines += ["", f"Maps beside the ground truth: [{r['gallery']}](results/{r['gallery']})."]
+    lines += ["", f"Anchors: global RX in the literature ≈ {ANCHORS['global RX (literature)']} (mean), LREN "
+              f"{ANCHORS['LREN (AAAI 2021)']}; target ≥ 0.996 and above RX on every scene. One setting for all "
+              "scenes, fixed before looking at the maps; nothing trained.", "",
+              "What the maps show: global RX finds every target but also lights up sensor stripes (Hydice), road "
+              "and bridge edges and building corners (SanDiego); local RX with a 3 / 11 window is sharp on targets "
+              "smaller than its guard window (Hydice) and weak on larger ones (planes, roofs), whose own pixels "
+              "enter their background. Neither reaches the 0.996 target: missed so far."]
+    return "\n".join(lines)
