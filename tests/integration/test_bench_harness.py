@@ -21,9 +21,8 @@ def bench(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def write_scenes(root: Path) -> None:
     """Four small scenes in the layout of ``hsi-anomaly/``: a flat background with a few bright-spectrum pixels."""
-    from scipy.io import savemat
-
     from bench.hsi_scenes import SCENES
+    from scipy.io import savemat
 
     rng = np.random.default_rng(0)
     folder = root / "hsi-anomaly"
