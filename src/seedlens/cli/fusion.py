@@ -20,6 +20,7 @@ DataArg = Annotated[Path | None, typer.Argument(help="CSV manifest or hub bundle
 HubOpt = Annotated[str | None, typer.Option(help="Read samples from a hub: folder, database URL, http(s) URL.")]
 WhereOpt = Annotated[str | None, typer.Option(help="Hub query selecting the samples, e.g. 'lot = \"L1\"'.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:K.")]
+RunArg = Annotated[Path, typer.Argument(help="Run folder written by `seedlens fusion train`.")]
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -116,7 +117,7 @@ def _data_for(model: Any, data: Path | None, hub: str | None, where: str | None,
 
 @app.command("predict")
 def predict(
-    run: Annotated[Path, typer.Argument(help="Run folder written by `seedlens fusion train`.")],
+    run: RunArg,
     data: DataArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per sample on stdout.")] = False,
     split: Annotated[str | None, typer.Option(help="Only this split (default: every sample).")] = None,
@@ -166,7 +167,7 @@ def predict(
 
 @app.command("explain")
 def explain(
-    run: Annotated[Path, typer.Argument(help="Run folder written by `seedlens fusion train`.")],
+    run: RunArg,
     data: DataArg = None,
     sample: Annotated[list[str] | None, typer.Option(help="Sample id to explain (repeat for several).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("explanations"),
@@ -199,7 +200,7 @@ def explain(
 
 @app.command("eval")
 def evaluate(
-    run: Annotated[Path, typer.Argument(help="Run folder written by `seedlens fusion train`.")],
+    run: RunArg,
     data: DataArg = None,
     split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
     hub: HubOpt = None,

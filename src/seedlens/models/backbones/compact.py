@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from seedlens.models._options import channel_tuple, norm_kind, positive_int
 from seedlens.models.backbones.registry import BACKBONES
-from seedlens.models.backbones.sequential import SequentialBackbone
+from seedlens.models.backbones.sequential import SequentialBackbone, add_conv_blocks
 from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
@@ -32,10 +32,5 @@ class Conv2D(SequentialBackbone):
     ) -> None:
         widths = channel_tuple("channels", channels)
         bias = norm_kind(norm) is None
-        b = FeatureBuilder(2, positive_int("in_channels", in_channels))
-        for i, width in enumerate(widths):
-            b.conv(width, kernel=3, padding=1, bias=bias).norm(norm).act("leaky_relu")
-            if i < len(widths) - 1:
-                b.pool(2)
-        b.conv(widths[-1], kernel=3, padding=1)
+        b = add_conv_blocks(FeatureBuilder(2, positive_int("in_channels", in_channels)), widths, norm, bias)
         super().__init__(b, Modality.IMAGE)

@@ -9,6 +9,18 @@ from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
 
+def add_conv_blocks(builder: FeatureBuilder, widths: tuple[int, ...], norm: str | None, bias: bool) -> FeatureBuilder:
+    """Append conv3-norm-LeakyReLU blocks of ``widths`` with a 2x max-pool after each but the last, then a linear
+    conv3 of ``widths[-1]`` channels (the plain FCDD-style stack of ``fcdd3d`` and ``conv2d``).
+    """
+    for i, width in enumerate(widths):
+        builder.conv(width, kernel=3, padding=1, bias=bias).norm(norm).act("leaky_relu")
+        if i < len(widths) - 1:
+            builder.pool(2)
+    builder.conv(widths[-1], kernel=3, padding=1)
+    return builder
+
+
 class SequentialBackbone(Backbone):
     """Backbone whose layers, channels and receptive field come from a :class:`FeatureBuilder`.
 
