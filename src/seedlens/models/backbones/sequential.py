@@ -10,8 +10,10 @@ from seedlens.types import Modality
 
 
 def add_conv_blocks(builder: FeatureBuilder, widths: tuple[int, ...], norm: str | None, bias: bool) -> FeatureBuilder:
-    """Append conv3-norm-LeakyReLU blocks of ``widths`` with a 2x max-pool after each but the last, then a linear
-    conv3 of ``widths[-1]`` channels (the plain FCDD-style stack of ``fcdd3d`` and ``conv2d``).
+    """Append the plain FCDD-style stack of ``fcdd3d`` and ``conv2d`` to ``builder``.
+
+    conv3-norm-LeakyReLU blocks of ``widths`` with a 2x max-pool after each but the last, then a linear conv3 of
+    ``widths[-1]`` channels.
     """
     for i, width in enumerate(widths):
         builder.conv(width, kernel=3, padding=1, bias=bias).norm(norm).act("leaky_relu")
