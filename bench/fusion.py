@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-test", type=int, default=400)
     parser.add_argument("--fusion", default="attention")
     parser.add_argument("--skip-concat", action="store_true", help="do not also train the concat-fusion model")
+    parser.add_argument("--first-seed", type=int, default=0, help="training seeds are first-seed .. +seeds-1")
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
     settings = {"n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test, "epochs": args.epochs,
                 "fusion": args.fusion, "device": args.device, "train_seed": 0, "test_seed": 1,
-                "seeds": args.seeds}
+                "seeds": args.seeds, "first_seed": args.first_seed}
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         data_seconds = time.perf_counter() - start
         data, test = read_manifest(train_csv), read_manifest(test_csv).split("test")
         truth = [s.values["germination"] for s in test.samples]
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             result: dict[str, Any] = {"seed": seed, "seconds": {}}
 
             def fit(modalities: tuple[str, ...] | None, fusion: str = args.fusion,
