@@ -102,7 +102,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "Germination macro-F1 on a held-out synthetic set (test seed 1, "
         f"{s['n_test']} seeds); trained on {s['n_train']} + {s['n_val']} (seed 0), {s['epochs']} epochs, "
-        f"mean of {len(r['runs'])} training seed(s).",
+        "training seed(s) " + ", ".join(str(run["seed"]) for run in r["runs"]) + " (mean).",
         "",
         "| model | macro-F1 |",
         "|---|---|",

@@ -100,3 +100,18 @@ def test_missing_manifest_column_names_the_file(tmp_path):
 def test_score_of_a_missing_run_is_a_clear_error(tmp_path):
     result = seedlens("score", tmp_path / "nope", tmp_path / "x.png", check=False)
     assert result.returncode == 2 and "not a saved seedlens detector" in result.stderr
+
+
+def test_the_classical_rx_detector_runs_through_the_same_commands(tmp_path):
+    manifest = write_seed_dataset(tmp_path / "cubes", modality="cube", n_train=8, n_val_normal=3, n_val_anomalous=2,
+                                  n_test_normal=3, n_test_anomalous=3, size=16, seed=0)
+    run = tmp_path / "rx"
+    seedlens("train", manifest, "--detector", "rx", "--out", run)
+    seedlens("eval", run, manifest)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["detector"] == "rx" and 0.0 <= metrics["image_auroc"] <= 1.0
+    test_cube = sorted((tmp_path / "cubes" / "test").glob("*.hdr"))[0]
+    scored = json.loads(seedlens("score", run, test_cube, "--json").stdout.splitlines()[0])
+    assert scored["path"].endswith(".hdr") and isinstance(scored["score"], float)
+    seedlens("explain", run, test_cube, "--out", tmp_path / "maps")
+    assert list((tmp_path / "maps").glob("*.png"))

@@ -110,7 +110,7 @@ def explain(
     detector = load_detector(run, device=device)
     for path in paths:
         array, meta = read(path, modality=detector.modality_)  # type: ignore[attr-defined]
-        score_value, heatmaps = detector.score_and_explain([array], normalize=normalize)  # type: ignore[attr-defined]
+        score_value, heatmaps = detector.score_and_explain([array], normalize=normalize)
         stem = out / Path(path).name.split(".")[0]
         title = f"{Path(path).name} · score {float(score_value[0]):.3f}"
         written = render_heatmap(array, heatmaps[0], meta, stem, title=title)

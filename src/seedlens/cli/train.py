@@ -18,7 +18,9 @@ def train(
     normal_class: Annotated[
         str | None, typer.Option(help="Label that is normal; every other label is anomalous (default 'normal').")
     ] = None,
-    detector: Annotated[str, typer.Option(help="Detector: fcdd, hsc or autoencoder.")] = "fcdd",
+    detector: Annotated[
+        str, typer.Option(help="Detector: fcdd, hsc, autoencoder or rx (see `seedlens detectors`).")
+    ] = "fcdd",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize inputs to S×S (2D) or S×S×S (3D).")] = None,

@@ -52,8 +52,18 @@ class Detector(ABC):
         """Return anomaly scores ``(N,)``, higher = more anomalous."""
 
     @abstractmethod
-    def explain(self, x: ArrayBatch) -> np.ndarray | list[np.ndarray]:
-        """Return heatmaps ``(N, 1, *spatial)`` at the input resolution (a list when sizes differ)."""
+    def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
+        """Return heatmaps ``(N, 1, *spatial)`` at the input resolution (a list when sizes differ).
+
+        ``normalize``: None (raw values), ``"local"`` (each map by its own range) or ``"global"`` (by statistics of
+        normal validation heatmaps, comparable across samples).
+        """
+
+    def score_and_explain(
+        self, x: ArrayBatch, normalize: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
+        """Return ``score(x)`` and ``explain(x, normalize)``; detectors that get both from one pass override it."""
+        return self.score(x), self.explain(x, normalize=normalize)
 
     @abstractmethod
     def save(self, path: str | Path) -> Path:

@@ -315,16 +315,24 @@ class RX(Detector):
 
     def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
         """Return RX maps ``(N, 1, *spatial)`` (a list when sizes differ): raw, ``local`` or ``global`` scaled."""
+        return self.score_and_explain(x, normalize)[1]
+
+    def score_and_explain(
+        self, x: ArrayBatch, normalize: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
+        """Return scores ``(N,)`` and maps (see :meth:`explain`) from one RX pass."""
         from seedlens.explain import normalize_local
 
         if normalize not in (None, "local", "global"):
             raise ConfigError(f"normalize must be None, 'local' or 'global'; got {normalize!r}")
-        maps = [m[None].astype(np.float32) for m in self._maps(x)]
+        raw = self._maps(x)
+        scores = np.asarray([self._pool(m) for m in raw])
+        maps = [m[None].astype(np.float32) for m in raw]
         if normalize == "local":
             maps = [normalize_local(m[None], quantile=self.config_.heatmap_quantile)[0] for m in maps]
         elif normalize == "global":
             maps = [self.normalizer_.transform(m[None])[0] for m in maps]
-        return stack_or_list(maps)
+        return scores, stack_or_list(maps)
 
     def save(self, path: str | Path) -> Path:
         """Write the config and the fitted background, threshold and heatmap statistics into ``path``."""

@@ -91,7 +91,7 @@ def evaluate_detector(
         maps=list(maps) if has_masks else None,
         object_masks=object_masks if has_masks and all(m is not None for m in object_masks) else None,
     )
-    metrics.score_pooling = detector.score_pooling_
+    metrics.score_pooling = getattr(detector, "score_pooling_", None) or detector.config_.score_pooling
     metrics_path = out / METRICS_FILE
     payload = {**metrics.to_dict(), "split": split, "detector": detector.name, "n_samples": len(records)}
     atomic_write_bytes(metrics_path, json.dumps(payload, indent=2).encode())
