@@ -39,7 +39,8 @@ def _names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def open_data(data: Path | None, hub: str | None, where: str | None, kinds: dict[str, str] | None = None) -> Any:
+def open_data(data: Path | None, hub: str | None, where: str | None, kinds: dict[str, str] | None = None,
+              strict_kinds: bool = True) -> Any:
     """The fusion data of DATA (manifest or bundle) or of ``--hub``/``--where``."""
     from seedlens.errors import ConfigError
     from seedlens.predictors import from_hub, read_manifest
@@ -51,7 +52,7 @@ def open_data(data: Path | None, hub: str | None, where: str | None, kinds: dict
     if data is None:
         raise ConfigError("give DATA (a CSV manifest or a hub bundle) or --hub with --where")
     if data.suffix.lower() == ".csv":
-        return read_manifest(data, kinds)
+        return read_manifest(data, kinds, strict_kinds=strict_kinds)
     if data.exists():
         return from_hub(str(data), where)
     from seedlens.errors import ReadError
@@ -105,7 +106,7 @@ def _load(run: Path, device: str) -> Any:
 
 def _data_for(model: Any, data: Path | None, hub: str | None, where: str | None, split: str | None) -> Any:
     kinds = {m.name: m.kind for m in model.modalities_ if m.kind != "table"}
-    source = open_data(data, hub, where, kinds)
+    source = open_data(data, hub, where, kinds, strict_kinds=False)
     if split:
         source = source.split(split)
         if not source.samples:

@@ -112,15 +112,26 @@ class Background:
     @classmethod
     def fit(cls, pixels: np.ndarray, components: int | None, regularization: float) -> Background:
         """Fit on pixel vectors ``(P, C)``."""
-        pixels = np.asarray(pixels, dtype=np.float64)
-        mean = pixels.mean(axis=0)
-        centred = pixels - mean
-        covariance = centred.T @ centred / max(1, pixels.shape[0] - 1)
+        return cls.from_samples([np.asarray(pixels, dtype=np.float64).T], components, regularization)
+
+    @classmethod
+    def from_samples(cls, arrays: list[np.ndarray], components: int | None, regularization: float) -> Background:
+        """Fit on the pixels of samples ``(C, *spatial)``, accumulated one sample at a time (no pooled copy)."""
+        channels = arrays[0].shape[0]
+        count, total, outer = 0, np.zeros(channels), np.zeros((channels, channels))
+        for array in arrays:
+            pixels = np.asarray(array, dtype=np.float64).reshape(channels, -1)
+            count += pixels.shape[1]
+            total += pixels.sum(axis=1)
+            outer += pixels @ pixels.T
+        mean = total / count
+        covariance = (outer - count * np.outer(mean, mean)) / max(1, count - 1)
         values, vectors = np.linalg.eigh(covariance)
         order = np.argsort(values)[::-1]
         values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
         k = min(components or values.size, values.size)
-        ridge = regularization * max(float(values.mean()), 1e-12)
+        scale = max(float(values.mean()), 1e-12)
+        ridge = max(regularization, 1e-9) * scale  # a floor: dead bands must not divide by zero
         return cls(mean, vectors[:, :k], values[:k] + ridge)
 
     def score(self, pixels: np.ndarray) -> np.ndarray:
@@ -260,8 +271,9 @@ class RX(Detector):
         self.spatial_dims_ = arrays[0].ndim - 1
         for array in arrays:
             self._check(array)
-        pixels = np.concatenate([_pixels(a) for a in arrays])
-        self.background_ = Background.fit(pixels, config.components, config.regularization)
+        self.background_ = Background.from_samples(arrays, config.components, config.regularization)
+        for array in val:
+            self._check(array)
         maps = [self._map(a) for a in val]
         scores = np.asarray([self._pool(m) for m in maps])
         self.val_scores_ = scores

@@ -24,6 +24,8 @@ from seedlens.errors import DataSourceError, ReadError, SeedlensError
 from seedlens.types import Modality
 
 REQUIRED_COLUMNS = ("sample_id", "split")
+#: Cells that mean "no value" (compared case-insensitively), like an empty cell.
+MISSING_TOKENS = frozenset({"na", "n/a", "nan", "null", "none"})
 
 
 @dataclass
@@ -126,13 +128,16 @@ def parse_number(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def read_manifest(path: str | Path, modality_kinds: Mapping[str, str] | None = None) -> FusionData:
+def read_manifest(path: str | Path, modality_kinds: Mapping[str, str] | None = None, *,
+                  strict_kinds: bool = True) -> FusionData:
     """Read a fusion manifest CSV (one row per sample).
 
     Args:
         path: The CSV file.
         modality_kinds: Kind per path column (``image``, ``volume``, ``cube``) where reading the first file should
             not decide it; naming a column here also makes it a path column.
+        strict_kinds: Whether a ``modality_kinds`` entry for a column the CSV lacks is an error (True, for user
+            input) or ignored (False: a model's kinds applied to data that lacks a modality).
 
     Raises:
         ReadError: the CSV is missing or unreadable.
@@ -145,15 +150,22 @@ def read_manifest(path: str | Path, modality_kinds: Mapping[str, str] | None = N
     with csv_path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         header = [c.strip() for c in (reader.fieldnames or [])]
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if None in row:
+                raise DataSourceError(f"{csv_path}, line {line}: {len(header) + len(row[None])} cells but the header "
+                                      f"has {len(header)} columns")
+            rows.append({k.strip(): _cell(v) for k, v in row.items()})
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DataSourceError(f"{csv_path}: missing required column(s) {', '.join(missing)}; "
                               f"a fusion manifest needs {', '.join(REQUIRED_COLUMNS)} (got {', '.join(header)})")
     kinds_given = {name: _kind(name, kind, csv_path) for name, kind in (modality_kinds or {}).items()}
-    for name in kinds_given:
+    for name in list(kinds_given):
         if name not in header:
-            raise DataSourceError(f"{csv_path}: --modality-kind names {name!r}, which is not a column")
+            if strict_kinds:
+                raise DataSourceError(f"{csv_path}: --modality-kind names {name!r}, which is not a column")
+            del kinds_given[name]
     root = csv_path.parent
     seen: set[str] = set()
     for line, row in enumerate(rows, start=2):
@@ -195,6 +207,11 @@ def read_manifest(path: str | Path, modality_kinds: Mapping[str, str] | None = N
     return FusionData(samples, kinds, numeric, str(csv_path))
 
 
+def _cell(value: str | None) -> str:
+    text = (value or "").strip()
+    return "" if text.lower() in MISSING_TOKENS else text
+
+
 def _kind(name: str, kind: str, csv_path: Path) -> Modality:
     try:
         modality = Modality.parse(kind)
@@ -207,9 +224,10 @@ def _kind(name: str, kind: str, csv_path: Path) -> Modality:
 
 def _is_path_column(rows: list[dict[str, str]], name: str, root: Path) -> bool:
     cells = [row[name] for row in rows if row[name]]
-    if not cells or all(parse_number(cell) is not None for cell in cells):
+    if not cells or any(parse_number(cell) is not None for cell in cells):
         return False
-    return all((root / cell).exists() for cell in cells)
+    existing = sum((root / cell).exists() for cell in cells)
+    return existing > 0 and existing >= 0.5 * len(cells)  # the rest are then reported as missing files
 
 
 def _infer_kind(rows: list[dict[str, str]], name: str, root: Path, csv_path: Path) -> Modality:
@@ -260,12 +278,16 @@ def from_hub(
         records = list(hub.iter_samples(where, project=project))
         if not records:
             raise DataSourceError(f"no sample of {hub.location} matches {where!r}")
-        modalities = sorted({a.modality for s in records for a in s.acquisitions})
+        modalities = sorted({a.modality for s in records for a in s.acquisitions if a.modality != "table"})
+        ids = [r.sample_id for r in records]
+        if len(set(ids)) != len(ids):
+            raise DataSourceError(f"{hub.location}: the selection holds samples of the same id in several projects; "
+                                  "choose one with project=")
         samples: list[FusionSample] = []
         columns: dict[str, set[type]] = {}
         for record in records:
             files: dict[str, Path | None] = dict.fromkeys(modalities)
-            for acquisition in record.acquisitions:  # the last one of a kind wins (most recent)
+            for acquisition in (a for a in record.acquisitions if a.modality in files):  # the most recent wins
                 try:
                     files[acquisition.modality] = materialize(hub, acquisition, cache)
                 except HubError as err:
@@ -328,7 +350,9 @@ def to_hub(data: FusionData, hub: Any, *, project: str = "default") -> int:
                                   "acquisition per kind, so store them in separate projects")
         by_kind[kind] = name
     for sample in data.samples:
-        fields = {k: str(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
+        from seedlens.predictors.schema import _label
+
+        fields = {k: _label(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
         traits = {k: v for k, v in sample.values.items() if k not in HUB_FIELDS and v is not None}
         record = SampleIn.model_validate({"split": sample.split or None, "traits": traits or None, **fields})
         hub.upsert_sample(sample.sample_id, record, project=project)

@@ -84,8 +84,12 @@ class FusionPredictor:
             raise ConfigError(f"column(s) {', '.join(overlap)} cannot be both an input modality and a target")
         if not names:
             raise DataSourceError(f"{data.source}: no input column left besides the targets")
+        data.check_columns(list(config.warm_start or {}), "warm_start modality")
+        outside = sorted(set(config.warm_start or {}) - set(names))
+        if outside:
+            raise ConfigError(f"warm_start names {', '.join(outside)}, not among the input modalities "
+                              f"({', '.join(names)})")
         warm = {name: detector_encoder(run) for name, run in (config.warm_start or {}).items()}
-        data.check_columns(list(warm), "warm_start modality")
         specs = []
         encoders: dict[str, dict[str, Any]] = {}
         for name in names:
@@ -107,6 +111,9 @@ class FusionPredictor:
             load_backbone_exactly(network.encoders[name], weights, name, config.warm_start[name])  # type: ignore[index, arg-type]
         dataset = _TensorDataset(self.encoder_, train_data)
         val_set = _TensorDataset(self.encoder_, val_data) if val_data.samples else None
+        if val_set is not None and not _has_targets(val_set):
+            log.warning("the val split has no target values: the last epoch is kept")
+            val_set = None
         weights_per_target = {t.name: _class_weights(dataset.targets[t.name], t, config.class_weights)
                               for t in targets if t.task == "classification"}
         step = _Step(targets, weights_per_target, config.augment, specs)
@@ -292,6 +299,11 @@ def _spec_from_detector(name: str, kind: Modality, detector: Any) -> ModalitySpe
     return ModalitySpec(name, kind.value, int(detector.in_channels_), list(detector.input_size_), preprocessor)
 
 
+def _has_targets(data: _TensorDataset) -> bool:
+    return any(bool((v >= 0).any()) if v.dtype == torch.long else bool((~torch.isnan(v)).any())
+               for v in data.targets.values())
+
+
 def _class_weights(labels: torch.Tensor, target: TargetSpec, mode: str) -> torch.Tensor:
     k = len(target.classes)
     if mode == "none":
@@ -337,7 +349,7 @@ class _Step:
         return self.loss(outputs, batch)
 
     def loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        total = next(iter(outputs.values())).new_zeros(())
+        total = 0.0 * torch.stack([out.float().sum() for out in outputs.values()]).sum()  # differentiable, always
         for target in self.targets:
             out, y = outputs[target.name].float(), batch[f"y:{target.name}"]
             if target.task == "classification":

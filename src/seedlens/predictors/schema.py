@@ -104,7 +104,7 @@ def fit_modality(data: FusionData, name: str, size: int | None = None) -> Modali
             values = np.asarray(cells, dtype=np.float64)
             std = float(values.std())
             return ModalitySpec(name, kind.value, 1, mean=float(values.mean()), std=std if std > 1e-12 else 1.0)
-        categories = sorted({str(c) for c in cells})
+        categories = sorted({_label(c) for c in cells})
         return ModalitySpec(name, kind.value, len(categories), categories=categories)
     arrays = [a for s in data.samples if (a := data.array(s, name)) is not None]
     if not arrays:
@@ -200,8 +200,8 @@ class Encoder:
             if spec.categories is None:
                 return np.asarray([(float(value) - float(spec.mean or 0.0)) / float(spec.std or 1.0)], np.float32)
             onehot = np.zeros(len(spec.categories), dtype=np.float32)
-            if str(value) in spec.categories:
-                onehot[spec.categories.index(str(value))] = 1.0
+            if _label(value) in spec.categories:
+                onehot[spec.categories.index(_label(value))] = 1.0
             return onehot
         array = data.array(sample, spec.name)
         if array is None:

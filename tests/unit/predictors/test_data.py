@@ -98,3 +98,27 @@ def test_hub_round_trip_and_training_from_a_bundle(toy_manifest, tmp_path):
     assert predicted["germination"]["probabilities"].shape == (12, 3)
     with pytest.raises(DataSourceError, match="no sample"):
         from_hub(bundle, 'lot = "nope"', cache_dir=tmp_path / "cache")
+
+
+def test_missing_value_tokens_extra_cells_and_a_missing_file_in_a_path_column(toy_manifest):
+    folder = toy_manifest.parent
+
+    def na_weight(h, r):
+        r[0]["weight"], r[1]["weight"] = "NA", "nan"
+        return h, r
+
+    data = read_manifest(_rewrite(toy_manifest, folder / "na.csv", na_weight))
+    assert "weight" in data.numeric and data.samples[0].values["weight"] is None
+
+    def gone(h, r):
+        r[4]["rgb"] = "missing.png"
+        return h, r
+
+    with pytest.raises(DataSourceError, match=r"line 6: rgb file 'missing.png' does not exist"):
+        read_manifest(_rewrite(toy_manifest, folder / "gone2.csv", gone))  # still a path column, named
+    extra = folder / "extra.csv"
+    lines = toy_manifest.read_text().splitlines()
+    lines[3] += ",surplus"
+    extra.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataSourceError, match=r"line 4: 10 cells but the header has 9 columns"):
+        read_manifest(extra)

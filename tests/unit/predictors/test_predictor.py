@@ -156,3 +156,14 @@ def test_the_image_encoder_can_be_the_pretrained_efficientnet(toy_manifest):
     with pytest.raises(ConfigError, match="takes volume inputs but modality 'rgb' is a image"):
         FusionPredictor(targets=("germination",), modalities=("rgb",), encoders={"rgb": {"backbone": "fcdd3d"}},
                         epochs=0).fit(data)
+
+
+def test_batches_without_target_values_and_bad_warm_starts(toy_manifest, toy_writer, tmp_path):
+    data = read_manifest(toy_manifest)
+    for sample in data.samples[:32]:
+        sample.values["oil"] = None  # 4 of 36 training samples keep it: most batches of 4 have no target
+    model = FusionPredictor(targets=("oil",), modalities=("weight",), epochs=1, batch_size=4, device="cpu", dim=8)
+    model.fit(data)
+    assert np.isfinite(model.history_[0])
+    with pytest.raises(ConfigError, match="warm_start names ct, not among the input modalities"):
+        FusionPredictor(targets=("oil",), modalities=("weight",), warm_start={"ct": "nowhere"}, epochs=0).fit(data)
