@@ -85,10 +85,11 @@ class FusionPredictor:
         if not names:
             raise DataSourceError(f"{data.source}: no input column left besides the targets")
         data.check_columns(list(config.warm_start or {}), "warm_start modality")
-        outside = sorted(set(config.warm_start or {}) - set(names))
-        if outside:
-            raise ConfigError(f"warm_start names {', '.join(outside)}, not among the input modalities "
-                              f"({', '.join(names)})")
+        for option in ("warm_start", "encoders", "sizes"):
+            outside = sorted(set(getattr(config, option) or {}) - set(names))
+            if outside:
+                raise ConfigError(f"{option} names {', '.join(outside)}, not among the input modalities "
+                                  f"({', '.join(names)})")
         warm = {name: detector_encoder(run) for name, run in (config.warm_start or {}).items()}
         specs = []
         encoders: dict[str, dict[str, Any]] = {}

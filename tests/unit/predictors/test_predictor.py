@@ -167,3 +167,6 @@ def test_batches_without_target_values_and_bad_warm_starts(toy_manifest, toy_wri
     assert np.isfinite(model.history_[0])
     with pytest.raises(ConfigError, match="warm_start names ct, not among the input modalities"):
         FusionPredictor(targets=("oil",), modalities=("weight",), warm_start={"ct": "nowhere"}, epochs=0).fit(data)
+    with pytest.raises(ConfigError, match="encoders names rbg, not among the input modalities"):
+        FusionPredictor(targets=("oil",), modalities=("rgb",), encoders={"rbg": {"backbone": "conv2d"}},
+                        epochs=0).fit(data)
