@@ -47,6 +47,13 @@ class Modality(str, Enum):
             raise UnknownNameError(f"unknown modality {value!r}; expected one of: {known}") from None
 
 
+def label_text(value: Any) -> str:
+    """A label value as text: ``3.0`` (a number read from a table or a catalog) becomes ``"3"``, others ``str``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass
 class ArrayMeta:
     """What a reader knows about an array besides its values.

@@ -25,7 +25,7 @@ def create_detector(name: str, **params: object) -> Detector:
 def load_detector(path: str | Path, device: str = "auto") -> Detector:
     """Load any saved detector from its folder; the folder's ``detector.yaml`` names its type."""
     from seedlens.config import load_yaml
-    from seedlens.detectors.deep import CONFIG_FILE
+    from seedlens.detectors.base import CONFIG_FILE
     from seedlens.errors import ReadError
 
     config_file = Path(path) / CONFIG_FILE

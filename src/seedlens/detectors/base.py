@@ -21,6 +21,10 @@ import numpy as np
 from seedlens.errors import NotFittedError
 from seedlens.registry import Registry
 
+#: File names every saved detector folder holds (deep detectors add their weights).
+CONFIG_FILE = "detector.yaml"
+STATE_FILE = "state.json"
+
 #: Every registered detector; ``DETECTORS.create("fcdd", epochs=10)`` builds one by name.
 DETECTORS: Registry[Detector] = Registry("detector")
 
@@ -83,6 +87,28 @@ class Detector(ABC):
     def is_fitted(self) -> bool:
         """Whether ``fit`` (or ``load``) has run."""
         return hasattr(self, "threshold_")
+
+    @classmethod
+    def _read_saved(cls, path: str | Path, *extra_files: str) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+        """Check a saved folder of this detector type; return ``(folder, constructor params, state)``.
+
+        Raises:
+            ReadError: a file of the folder is missing.
+            ConfigError: the folder holds another detector type.
+        """
+        import json
+
+        from seedlens.config import load_yaml
+        from seedlens.errors import ConfigError, ReadError
+
+        folder = Path(path)
+        for name in (CONFIG_FILE, *extra_files, STATE_FILE):
+            if not (folder / name).is_file():
+                raise ReadError(folder / name, "missing: not a saved seedlens detector folder")
+        header = load_yaml(folder / CONFIG_FILE)
+        if header.get("detector") != cls.name:
+            raise ConfigError(f"{folder}: holds a {header.get('detector')!r} detector, not {cls.name!r}")
+        return folder, dict(header["config"]), json.loads((folder / STATE_FILE).read_text())
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:

@@ -19,17 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from seedlens.config import atomic_write_bytes, from_dict, load_yaml, save_yaml, to_dict
+from seedlens.config import atomic_write_bytes, from_dict, save_yaml, to_dict
 from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
-from seedlens.detectors.base import ArrayBatch, Detector
+from seedlens.detectors.base import CONFIG_FILE, STATE_FILE, ArrayBatch, Detector
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
 #: File names inside a saved detector folder.
-CONFIG_FILE = "detector.yaml"
 WEIGHTS_FILE = "weights.pt"
-STATE_FILE = "state.json"
 
 #: Input side length used when neither ``image_size`` nor the backbone fixes one.
 DEFAULT_SIZE = {Modality.IMAGE: 64, Modality.VOLUME: 32, Modality.CUBE: 32}
@@ -408,20 +406,12 @@ class DeepDetector(Detector):
             ConfigError: the folder holds another detector type.
         """
         from seedlens.data.transforms import Preprocessor
-        from seedlens.errors import ReadError
         from seedlens.explain import GlobalNormalizer
         from seedlens.training import select_device
 
-        folder = Path(path)
-        for name in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE):
-            if not (folder / name).is_file():
-                raise ReadError(folder / name, "missing: not a saved seedlens detector folder")
-        header = load_yaml(folder / CONFIG_FILE)
-        if header.get("detector") != cls.name:
-            raise ConfigError(f"{folder}: holds a {header.get('detector')!r} detector, not {cls.name!r}")
-        detector = cls(**header["config"])
+        folder, params, state = cls._read_saved(path, WEIGHTS_FILE)
+        detector = cls(**params)
         config = detector.get_config()
-        state = json.loads((folder / STATE_FILE).read_text())
         detector.config_ = config
         detector.modality_ = Modality.parse(state["modality"])
         detector.backbone_name_ = state["backbone"]

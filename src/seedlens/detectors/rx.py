@@ -24,14 +24,12 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from seedlens.config import Interval, atomic_write_bytes, from_dict, load_yaml, save_yaml, to_dict, validate_config
+from seedlens.config import Interval, atomic_write_bytes, from_dict, save_yaml, to_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
-from seedlens.detectors.base import DETECTORS, ArrayBatch, Detector
-from seedlens.errors import ConfigError, DataSourceError, ReadError, ShapeError
+from seedlens.detectors.base import CONFIG_FILE, DETECTORS, STATE_FILE, ArrayBatch, Detector
+from seedlens.errors import ConfigError, DataSourceError, ShapeError
 from seedlens.types import Modality
 
-CONFIG_FILE = "detector.yaml"
-STATE_FILE = "state.json"
 LOCAL_COMPONENTS = 10
 _CHUNK = 65_536  # pixels per batched solve in local RX
 
@@ -365,16 +363,9 @@ class RX(Detector):
         """Rebuild a fitted RX detector from a folder written by :meth:`save` (``device`` is unused)."""
         from seedlens.explain import GlobalNormalizer
 
-        folder = Path(path)
-        for name in (CONFIG_FILE, STATE_FILE):
-            if not (folder / name).is_file():
-                raise ReadError(folder / name, "missing: not a saved seedlens detector folder")
-        header = load_yaml(folder / CONFIG_FILE)
-        if header.get("detector") != cls.name:
-            raise ConfigError(f"{folder}: holds a {header.get('detector')!r} detector, not {cls.name!r}")
-        detector = cls(**header["config"])
+        _, params, state = cls._read_saved(path)
+        detector = cls(**params)
         detector.config_ = detector.get_config()
-        state = json.loads((folder / STATE_FILE).read_text())
         detector.modality_ = Modality.parse(state["modality"])
         detector.in_channels_ = int(state["in_channels"])
         detector.spatial_dims_ = int(state["spatial_dims"])

@@ -22,7 +22,7 @@ from seedlens.hub.hub import Hub
 from seedlens.hub.pack import extract_pack
 from seedlens.hub.schemas import AcquisitionOut, SampleOut
 from seedlens.hub.settings import HubSettings
-from seedlens.types import Modality
+from seedlens.types import Modality, label_text
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,7 @@ class HubSource:
 
     def _label(self, sample: SampleOut) -> str:
         value = sample.field(self.label_field)
-        if value is None:
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
+        return "" if value is None else label_text(value)
 
     def records(self, split: str | None = None, *, normal_only: bool = False) -> list[Any]:
         """Return the records, materialising their blobs into the cache.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from seedlens.errors import DataSourceError, ReadError, SeedlensError
-from seedlens.types import Modality
+from seedlens.types import Modality, label_text
 
 REQUIRED_COLUMNS = ("sample_id", "split")
 #: Cells that mean "no value" (compared case-insensitively), like an empty cell.
@@ -350,9 +350,7 @@ def to_hub(data: FusionData, hub: Any, *, project: str = "default") -> int:
                                   "acquisition per kind, so store them in separate projects")
         by_kind[kind] = name
     for sample in data.samples:
-        from seedlens.predictors.schema import _label
-
-        fields = {k: _label(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
+        fields = {k: label_text(v) for k in HUB_FIELDS if (v := sample.values.get(k)) is not None}
         traits = {k: v for k, v in sample.values.items() if k not in HUB_FIELDS and v is not None}
         record = SampleIn.model_validate({"split": sample.split or None, "traits": traits or None, **fields})
         hub.upsert_sample(sample.sample_id, record, project=project)

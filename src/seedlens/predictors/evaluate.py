@@ -10,7 +10,8 @@ import numpy as np
 
 from seedlens.evaluation.metrics import balanced_accuracy, image_auroc, macro_f1, mae, r2
 from seedlens.predictors.data import FusionData
-from seedlens.predictors.schema import TargetSpec, _label
+from seedlens.predictors.schema import TargetSpec
+from seedlens.types import label_text
 
 if TYPE_CHECKING:
     from seedlens.predictors.predictor import FusionPredictor
@@ -59,7 +60,7 @@ def target_metrics(target: TargetSpec, data: FusionData, prediction: dict[str, A
     if not keep:
         return {"n": 0}
     if target.task == "classification":
-        truth = [_label(values[i]) for i in keep]
+        truth = [label_text(values[i]) for i in keep]
         return classification_metrics(truth, prediction["probabilities"][keep], target.classes)
     truth_values = np.asarray([float(values[i]) for i in keep])  # type: ignore[arg-type]
     return regression_metrics(truth_values, np.asarray(prediction["values"])[keep])

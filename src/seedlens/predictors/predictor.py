@@ -111,7 +111,7 @@ class FusionPredictor:
         for name, (_, weights, _) in warm.items():
             load_backbone_exactly(network.encoders[name], weights, name, config.warm_start[name])  # type: ignore[index, arg-type]
         dataset = _TensorDataset(self.encoder_, train_data)
-        val_set = _TensorDataset(self.encoder_, val_data) if val_data.samples else None
+        val_set = _TensorDataset(self.encoder_, val_data) if val_data.samples and config.select_best else None
         if val_set is not None and not _has_targets(val_set):
             log.warning("the val split has no target values: the last epoch is kept")
             val_set = None
@@ -122,7 +122,7 @@ class FusionPredictor:
         self.val_losses_: list[float] = []
 
         def on_epoch_end(epoch: int, mean_loss: float) -> None:
-            if val_set is None or not config.select_best:
+            if val_set is None:
                 return
             loss = _evaluate_loss(network, step, val_set)
             self.val_losses_.append(loss)

@@ -38,12 +38,15 @@ def write_explanation(explanation: FusionExplanation, data: FusionData, out_dir:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = data.select([explanation.sample_id]).samples[0]
+    inputs = {}
+    for name in explanation.heatmaps:
+        path = sample.files[name]
+        assert path is not None
+        inputs[name] = read(path, modality=kinds[name])  # read once: the files need the reader's metadata too
     written = []
     title = f"{explanation.sample_id}: {QUANTITY} for {explanation.heatmap_target}"
     for name, heat in explanation.heatmaps.items():
-        path = sample.files[name]
-        assert path is not None
-        array, meta = read(path, modality=kinds[name])
+        array, meta = inputs[name]
         kind = Modality.parse(kinds[name])
         target = out / f"{name}_heatmap.png"
         if kind is Modality.VOLUME:
@@ -56,24 +59,25 @@ def write_explanation(explanation: FusionExplanation, data: FusionData, out_dir:
                                                  band_importance=_band_list(explanation, name)))
         else:
             written.append(overlay_png(array, heat, target, title=f"{name} — {title}", quantity=QUANTITY))
-    written.append(overview_png(explanation, data, out / "explanation.png", kinds))
+    written.append(overview_png(explanation, inputs, out / "explanation.png", kinds))
     payload = json.dumps(explanation.to_dict(), indent=2).encode()
     atomic_write_bytes(out / "explanation.json", payload)
     written.append(out / "explanation.json")
     return written
 
 
-def overview_png(explanation: FusionExplanation, data: FusionData, path: str | Path, kinds: dict[str, str],
-                 dpi: int = 100) -> Path:
-    """One figure: the Shapley contributions of every target, then each image-like input with its heatmap."""
+def overview_png(explanation: FusionExplanation, inputs: dict[str, tuple[np.ndarray, Any]], path: str | Path,
+                 kinds: dict[str, str], dpi: int = 100) -> Path:
+    """One figure: the Shapley contributions of every target, then each image-like input with its heatmap.
+
+    ``inputs`` maps each heatmap's modality to ``(array, meta)`` as ``seedlens.io.read`` returned them.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from seedlens.explain._figure import save_png
     from seedlens.explain.render import _overlay, _rgb_bands, _stretch
-    from seedlens.io import read
 
-    sample = data.select([explanation.sample_id]).samples[0]
     heat_names = list(explanation.heatmaps)
     bands = [n for n in heat_names if n in explanation.band_importance]
     n_targets = len(explanation.targets)
@@ -97,9 +101,7 @@ def overview_png(explanation: FusionExplanation, data: FusionData, path: str | P
     for name in heat_names:
         ax = axes[column]
         column += 1
-        file = sample.files[name]
-        assert file is not None
-        array, meta = read(file, modality=kinds[name])
+        array, meta = inputs[name]
         heat = np.clip(explanation.heatmaps[name], 0, 1)
         kind = Modality.parse(kinds[name])
         if kind is Modality.VOLUME:
@@ -123,9 +125,7 @@ def overview_png(explanation: FusionExplanation, data: FusionData, path: str | P
     for name in bands:
         ax = axes[column]
         column += 1
-        file = sample.files[name]
-        assert file is not None
-        _, meta = read(file, modality=kinds[name])
+        meta = inputs[name][1]
         importance = explanation.band_importance[name]
         x = np.asarray(meta.wavelengths) if meta.wavelengths is not None else np.arange(len(importance))
         ax.plot(x, importance, color="crimson", lw=1.5)

@@ -20,7 +20,7 @@ import torch
 from seedlens.data.transforms import Preprocessor
 from seedlens.errors import DataSourceError, ShapeError
 from seedlens.predictors.data import FusionData
-from seedlens.types import Modality
+from seedlens.types import Modality, label_text
 
 #: Largest default input side per kind (inputs are resized to their first training sample's size up to this).
 MAX_DEFAULT_SIZE = {Modality.VOLUME: 48, Modality.IMAGE: 96, Modality.CUBE: 48}
@@ -104,7 +104,7 @@ def fit_modality(data: FusionData, name: str, size: int | None = None) -> Modali
             values = np.asarray(cells, dtype=np.float64)
             std = float(values.std())
             return ModalitySpec(name, kind.value, 1, mean=float(values.mean()), std=std if std > 1e-12 else 1.0)
-        categories = sorted({_label(c) for c in cells})
+        categories = sorted({label_text(c) for c in cells})
         return ModalitySpec(name, kind.value, len(categories), categories=categories)
     arrays = [a for s in data.samples if (a := data.array(s, name)) is not None]
     if not arrays:
@@ -140,16 +140,10 @@ def fit_target(data: FusionData, name: str) -> TargetSpec:
         values = np.asarray(cells, dtype=np.float64)
         std = float(values.std())
         return TargetSpec(name, "regression", mean=float(values.mean()), std=std if std > 1e-12 else 1.0)
-    classes = sorted({_label(c) for c in cells})
+    classes = sorted({label_text(c) for c in cells})
     if len(classes) < 2:
         raise DataSourceError(f"target {name!r} has only the class {classes[0]!r} in the training samples")
     return TargetSpec(name, "classification", classes)
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class Encoder:
@@ -200,8 +194,8 @@ class Encoder:
             if spec.categories is None:
                 return np.asarray([(float(value) - float(spec.mean or 0.0)) / float(spec.std or 1.0)], np.float32)
             onehot = np.zeros(len(spec.categories), dtype=np.float32)
-            if _label(value) in spec.categories:
-                onehot[spec.categories.index(_label(value))] = 1.0
+            if label_text(value) in spec.categories:
+                onehot[spec.categories.index(label_text(value))] = 1.0
             return onehot
         array = data.array(sample, spec.name)
         if array is None:
@@ -222,7 +216,7 @@ class Encoder:
         for spec in self.targets:
             if spec.task == "classification":
                 index = {c: k for k, c in enumerate(spec.classes)}
-                labels = [index.get(_label(v), -1) if (v := s.values.get(spec.name)) is not None else -1
+                labels = [index.get(label_text(v), -1) if (v := s.values.get(spec.name)) is not None else -1
                           for s in data.samples]
                 out[spec.name] = torch.tensor(labels, dtype=torch.long)
             else:
