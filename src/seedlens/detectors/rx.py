@@ -25,9 +25,9 @@ import numpy as np
 from scipy import ndimage
 
 from seedlens.config import Interval, atomic_write_bytes, from_dict, save_yaml, to_dict, validate_config
-from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
+from seedlens.detectors._inputs import as_array_list, normal_train_val, stack_or_list
 from seedlens.detectors.base import CONFIG_FILE, DETECTORS, STATE_FILE, ArrayBatch, Detector
-from seedlens.errors import ConfigError, DataSourceError, ShapeError
+from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
 LOCAL_COMPONENTS = 10
@@ -239,32 +239,14 @@ class RX(Detector):
             resume: Unused.
             progress: Unused.
         """
-        from seedlens.detectors.deep import _hold_out
         from seedlens.explain import GlobalNormalizer
 
         config = self.get_config()
-        rng = np.random.default_rng(config.seed)
-        modality = Modality.parse(config.modality) if config.modality else None
-        if hasattr(data, "records"):
-            from seedlens.data.loading import load_record
-
-            train = [load_record(r, modality=modality) for r in data.records("train", normal_only=True)]
-            if not train:
-                raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
-            arrays = [s.array for s in train]
-            modality = modality or train[0].meta.modality
-            val = [load_record(r, modality=modality).array for r in data.records("val", normal_only=True)]
-            if not val:
-                arrays, _, _, val = _hold_out(arrays, [0] * len(arrays), [None] * len(arrays), config.val_fraction,
-                                              rng)
-        else:
-            arrays = as_array_list(data)
-            if not arrays:
-                raise ConfigError("fit needs at least one normal sample; got an empty batch")
-            modality = modality or infer_modality(arrays[0])
-            arrays, _, _, val = _hold_out(arrays, [0] * len(arrays), [None] * len(arrays), config.val_fraction, rng)
+        arrays, val, modality = normal_train_val(
+            data, Modality.parse(config.modality) if config.modality else None, config.val_fraction, config.seed
+        )
         self.config_ = config
-        self.modality_ = Modality.parse(modality)
+        self.modality_ = modality
         self.in_channels_ = int(arrays[0].shape[0])
         self.spatial_dims_ = arrays[0].ndim - 1
         for array in arrays:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from seedlens.data.transforms import (
     Preprocessor,
     contrast_normalize,
+    equalize,
     minmax,
     resize,
     to_channels,
@@ -190,3 +191,29 @@ def test_contrast_preprocessing_ignores_gain_and_offset(gain, offset):
     pre = Preprocessor(intensity="contrast").fit(train)
     x = train[0]
     assert np.allclose(pre(x * gain + offset), pre(x), atol=1e-3)
+
+
+def test_equalize_keeps_the_order_of_values_and_spreads_them_over_0_1():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(100, 5, size=(1, 20, 30)) ** 2).astype(np.float32)  # a skewed histogram
+    out = equalize(x)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert out.min() == 0.0 and out.max() == 1.0
+    order = np.argsort(x.ravel(), kind="stable")
+    assert np.all(np.diff(out.ravel()[order]) >= 0)  # monotone
+    assert abs(float(np.median(out)) - 0.5) < 0.02  # equalised: ranks, whatever the histogram
+    np.testing.assert_allclose(equalize(3.0 * x + 7.0), out)  # brightness and contrast do not matter
+
+
+def test_equalize_of_a_constant_sample_is_zero_and_works_on_tensors():
+    assert not np.any(equalize(np.full((1, 4, 4), 9.0)))
+    x = torch.rand(3, 8, 8)
+    out = equalize(x)
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), equalize(x.numpy()))
+
+
+def test_preprocessor_equalize_needs_no_fit():
+    pre = Preprocessor(size=(16, 16), intensity="equalize")
+    out = pre(np.arange(64, dtype=np.float32).reshape(1, 8, 8) ** 3)
+    assert out.shape == (1, 16, 16) and out.min() == 0.0 and out.max() == 1.0

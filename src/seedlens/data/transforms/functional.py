@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from seedlens.errors import ConfigError, ShapeError, UnknownNameError
 
-__all__ = ["contrast_normalize", "minmax", "resize", "to_channels", "window", "zscore"]
+__all__ = ["contrast_normalize", "equalize", "minmax", "resize", "to_channels", "window", "zscore"]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
@@ -132,6 +132,29 @@ def contrast_normalize(x: ArrayT) -> ArrayT:
     centred = x - x.mean()
     scale = float(abs(centred).mean())
     return centred / scale if scale > 0 else centred * 0
+
+
+def equalize(x: ArrayT) -> ArrayT:
+    """Per-sample histogram equalisation: each value becomes the fraction of the sample's values below or at it.
+
+    Ranks are taken over the whole sample (all channels and positions) and rescaled so the smallest value maps
+    to 0 and the largest to 1; equal values share a rank. This removes the differences of brightness and contrast
+    between scanners, windows and figure exports (e.g. lung CT slices cut from papers), keeping only the order of
+    intensities. A constant sample becomes all zeros.
+
+    Args:
+        x: ``(C, *spatial)``, numpy or torch.
+
+    Returns:
+        Floating point in [0, 1], same shape and type.
+    """
+    if isinstance(x, torch.Tensor):
+        return torch.from_numpy(equalize(x.detach().cpu().numpy())).to(x.device)
+    _, inverse, counts = np.unique(x.ravel(), return_inverse=True, return_counts=True)
+    cdf = np.cumsum(counts).astype(np.float64)
+    low, span = cdf[0], cdf[-1] - cdf[0]
+    ranks = (cdf - low) / span if span > 0 else np.zeros_like(cdf)
+    return ranks[inverse].reshape(x.shape).astype(np.float32)
 
 
 def minmax(x: ArrayT, lo: float, hi: float) -> ArrayT:

@@ -10,13 +10,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from seedlens.data.transforms.functional import contrast_normalize, minmax, resize, to_channels, window, zscore
+from seedlens.data.transforms.functional import (
+    contrast_normalize,
+    equalize,
+    minmax,
+    resize,
+    to_channels,
+    window,
+    zscore,
+)
 from seedlens.errors import ConfigError, NotFittedError, ShapeError, UnknownNameError
 
 __all__ = ["INTENSITIES", "Preprocessor"]
 
 #: Intensity normalisations a :class:`Preprocessor` knows.
-INTENSITIES: tuple[str, ...] = ("contrast", "minmax", "zscore", "window", "none")
+INTENSITIES: tuple[str, ...] = ("contrast", "minmax", "zscore", "window", "equalize", "none")
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Preprocessor:
        * ``"minmax"``: scaled with the minimum and maximum of the training samples.
        * ``"zscore"``: per channel (band) with the training mean and standard deviation.
        * ``"window"``: :func:`window` with ``window=(level, width)`` (e.g. CT HU); nothing to fit.
+       * ``"equalize"``: :func:`equalize` per sample (histogram equalisation to [0, 1]); nothing to fit.
        * ``"none"``: values unchanged.
 
     Configuration is checked when the object is made; statistics come from :meth:`fit`. The fitted
@@ -188,6 +197,8 @@ class Preprocessor:
         elif self.intensity == "window":
             assert self.window is not None
             x = window(x, *self.window)
+        elif self.intensity == "equalize":
+            x = equalize(x)
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

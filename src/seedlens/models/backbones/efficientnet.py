@@ -105,6 +105,11 @@ class EfficientNetLite0(Backbone):
             receptive_field=ReceptiveField(),  # traced below, once the layers exist
         )
         self.imagenet_normalize = flag("imagenet_normalize", imagenet_normalize)
+        self.n_stages = n_stages
+        self._stage_of_block = {
+            block: stage + 1 for stage in range(n_stages)
+            for block in range(sum(_STAGE_BLOCKS[:stage]), sum(_STAGE_BLOCKS[: stage + 1]))
+        }
         self.stem = nn.Sequential(full._conv_stem, full._bn0, nn.ReLU6())
         self.blocks = nn.ModuleList(blocks)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -117,11 +122,25 @@ class EfficientNetLite0(Backbone):
         ``H' = H / jump`` when ``H`` is a multiple of the jump (the "same" padding is fixed for 224×224 inputs,
         as in the original model, so other sizes are padded the same way).
         """
+        return self.forward_stages(x, (self.n_stages,))[0]
+
+    def forward_stages(self, x: torch.Tensor, stages: tuple[int, ...]) -> list[torch.Tensor]:
+        """Return the outputs of the given MBConv stages (1-based, each at most ``n_stages``) for ``(N, 1 | 3, H, W)``.
+
+        Stage ``s`` gives ``(N, channels_s, H / stride_s, W / stride_s)``; see the table of the class docstring.
+        """
+        wanted = {int(s) for s in stages}
+        if not wanted or min(wanted) < 1 or max(wanted) > self.n_stages:
+            raise ConfigError(f"stages must lie in 1..{self.n_stages} (the stages this backbone keeps); got {stages}")
         if x.shape[1] == 1:
             x = x.expand(-1, 3, *x.shape[2:])
         if self.imagenet_normalize:
             x = (x - self.mean) / self.std
         x = self.stem(x)
-        for block in self.blocks:
+        outputs: dict[int, torch.Tensor] = {}
+        for index, block in enumerate(self.blocks):
             x = block(x)
-        return x
+            stage = self._stage_of_block[index]
+            if stage in wanted and self._stage_of_block.get(index + 1) != stage:
+                outputs[stage] = x
+        return [outputs[int(s)] for s in stages]
