@@ -57,3 +57,90 @@ def test_fusion_harness_on_a_tiny_synthetic_set(tmp_path):
     assert set(result["runs"][0]["single"]) == {"ct", "hsi", "rgb", "table"}
     assert 0 <= result["summary"]["fused"] <= 1 and "late_fusion" in result["summary"]
     assert "fused (attention)" in (tmp_path / "bench" / "RESULTS.md").read_text()
+
+
+def _disc(rng: np.random.Generator, size: int, spots: int) -> np.ndarray:
+    """A grey 'lung': a dark disc on a bright body, with ``spots`` bright opacities inside it."""
+    yy, xx = np.mgrid[:size, :size]
+    image = np.full((size, size), 170.0)
+    image[(yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2] = 40.0
+    for _ in range(spots):
+        cy, cx = rng.integers(size // 3, 2 * size // 3, size=2)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < (size / 10) ** 2] = 150.0
+    return np.clip(image + rng.normal(0, 6, size=image.shape), 0, 255).astype(np.uint8)
+
+
+def write_lung_manifest(root: Path) -> Path:
+    """A tiny stand-in for ``covid-ct/``: two subsets, train / val / test splits, noncovid = clear discs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder = root / "covid-ct"
+    (folder / "images").mkdir(parents=True)
+    rows = ["path,label,subset,split"]
+    counts = {"train": {"noncovid": 10, "covid": 3}, "val": {"noncovid": 4, "covid": 4},
+              "test": {"noncovid": 5, "covid": 5}}
+    for subset in ("ucsd", "soares"):
+        for split, per_label in counts.items():
+            for label, n in per_label.items():
+                for i in range(n):
+                    name = f"images/{subset}_{split}_{label}_{i}.png"
+                    Image.fromarray(_disc(rng, 48, 3 if label == "covid" else 0)).save(folder / name)
+                    rows.append(f"{name},{label},{subset},{split}")
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return folder / "manifest.csv"
+
+
+def test_lung_ct_harness_compares_knn_with_the_cli_defaults(tmp_path):
+    write_lung_manifest(tmp_path / "data")
+    out = tmp_path / "bench" / "results"
+    bench("run", "lung_ct", "--data-root", tmp_path / "data", "--methods", "knn,cli", "--device", "cpu",
+          "--out-dir", out)
+    result = json.loads((out / "lung_ct.json").read_text())["results"]
+    knn, cli = result["methods"]["knn"], result["methods"]["cli"]
+    assert {"ucsd", "soares", "pooled", "val_pooled"} <= set(knn)
+    assert knn["pooled"] > 0.8  # bright opacities in a dark lung are obvious
+    assert abs(cli["pooled"] - knn["pooled"]) < 0.02  # the CLI's defaults are the knn row's
+    assert result["knn_score"]["chosen"] in {"image", "patches", "both"}
+    assert (out / "lung_ct_gallery.png").stat().st_size > 10_000
+    assert "seedlens knn (library default for images)" in (tmp_path / "bench" / "RESULTS.md").read_text()
+
+
+def test_cifar10_and_seed_photo_harnesses_on_tiny_images(tmp_path):
+    import io
+    import tarfile
+
+    from bench.cifar10 import CLASSES
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "data" / "cifar10").mkdir(parents=True)
+    with tarfile.open(tmp_path / "data" / "cifar10" / "cifar10_jpg.tar", "w") as tar:
+        for split, n in (("train", 4), ("test", 3)):
+            for c, name in enumerate(CLASSES):
+                for i in range(n):
+                    colour = np.array([(c * 25) % 256, (c * 70) % 256, (255 - c * 25) % 256], dtype=np.float64)
+                    image = np.clip(colour + rng.normal(0, 8, size=(32, 32, 3)), 0, 255).astype(np.uint8)
+                    buffer = io.BytesIO()
+                    Image.fromarray(image).save(buffer, format="JPEG")
+                    info = tarfile.TarInfo(f"{split}/{name}/{i:04d}.jpg")
+                    info.size = buffer.tell()
+                    buffer.seek(0)
+                    tar.addfile(info, buffer)
+    photos = tmp_path / "data" / "seeds-microscope"
+    photos.mkdir()
+    for s, species in enumerate(["flax", "rice", "oat"]):
+        for i in range(8):
+            image = np.clip(rng.normal(60 + 70 * s, 10, size=(40, 48, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(photos / f"{8 * s + i:03d}_{species}.jpg")
+    out = tmp_path / "bench" / "results"
+    bench("run", "cifar10", "--data-root", tmp_path / "data", "--train-per-class", "4", "--image-size", "32",
+          "--device", "cpu", "--out-dir", out)
+    bench("run", "seed_photos", "--data-root", tmp_path / "data", "--image-size", "32", "--device", "cpu",
+          "--out-dir", out)
+    cifar = json.loads((out / "cifar10.json").read_text())["results"]
+    assert list(cifar["per_class"]) == CLASSES and cifar["mean_auroc"] > 0.8  # one flat colour per class
+    seeds = json.loads((out / "seed_photos.json").read_text())["results"]
+    assert set(seeds["per_species"]) == {"flax", "rice", "oat"} and seeds["mean_auroc"] > 0.8
+    table = (tmp_path / "bench" / "RESULTS.md").read_text()
+    assert "| seedlens knn |" in table and "No published anchor" in table
