@@ -77,6 +77,9 @@ def write_markdown(results_dir: Path) -> Path:
         "the project's own code, with its machine and settings beside it.",
         "",
     ]
+    summary = results_dir / "targets.md"  # the targets at a glance, written by hand from the results below
+    if summary.is_file():
+        sections += [summary.read_text().strip(), ""]
     for name, module_name in BENCHMARKS.items():
         files = sorted(results_dir.glob(f"{name}.json")) + sorted(results_dir.glob(f"{name}-*.json"))
         if not files:
@@ -94,7 +97,7 @@ def write_markdown(results_dir: Path) -> Path:
                 module.markdown(result),
                 "",
             ]
-    for snippet in sorted(results_dir.glob("*.md")):  # benchmarks that write their own Markdown (hub)
+    for snippet in sorted(set(results_dir.glob("*.md")) - {summary}):  # hub benchmarks' own Markdown, and notes
         sections += [snippet.read_text().strip(), ""]
     path = results_dir.parent / "RESULTS.md"
     path.write_text("\n".join(sections) + "\n")

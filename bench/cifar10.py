@@ -20,9 +20,12 @@ ANCHORS = {"FCDD with OE (paper, CIFAR-100 outliers)": 0.95, "GEO (paper)": 0.86
            "Autoencoder (paper)": 0.59}
 #: How the knn configuration was chosen (stage, pooling, input size).
 SELECTION = (
-    "stage 7 + mean pooling chosen among 18 configurations (stages 3–7 and the 1280-channel head × mean or mean+std "
-    "pooling, at 128 and 224 px) on a 300-train / 200-test-per-class subset; that subset's test images are part of "
-    "the reported test set, so the choice saw test labels."
+    "stage 7, mean+std pooling, cosine distance, k = 5 chosen on a validation split of the CIFAR-10 training set "
+    "(per class: the first 800 of its 1000 training images as the normal set, the other 200 images of every class "
+    "as val), best of 29 configurations (stages 5, 6, 7, 6+7, 5+6+7 × mean or mean+std × Euclidean, cosine or "
+    "Mahalanobis × k = 1 / 5): val 0.881; Mahalanobis on stages 6+7 tied (0.882) and is not in the library. An "
+    "earlier look (18 configurations on a 300 / 200-per-class subset of train and test) read test labels; it only "
+    "pointed at stage 7."
 )
 
 
@@ -30,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default="0-9", help="class indices, e.g. 0-9 or 0,3,7")
     parser.add_argument("--train-per-class", type=int, default=1000, help="0: all 5000")
     parser.add_argument("--stage", type=int, default=7)
-    parser.add_argument("--pooling", default="mean")
+    parser.add_argument("--pooling", default="meanstd")
+    parser.add_argument("--metric", default="cosine")
+    parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--image-size", type=int, default=224)
 
 
@@ -59,16 +64,18 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     x_train, y_train = load_split(tar_path, "train")
     x_test, y_test = load_split(tar_path, "test")
     per_class = args.train_per_class or None
-    options = {"stage": args.stage, "pooling": args.pooling, "score": "image", "image_size": args.image_size,
-               "device": args.device}
-    aurocs = knn_one_vs_rest(x_train, y_train, x_test, y_test, _classes(args.classes), CLASSES, per_class, options)
+    options = {"stage": args.stage, "pooling": args.pooling, "metric": args.metric, "k": args.k, "score": "image",
+               "intensity": "none", "image_size": args.image_size, "device": args.device}
+    # Pixels scaled to [0, 1] here, so every class's detector preprocesses alike and the test set is embedded once.
+    aurocs = knn_one_vs_rest(x_train / np.float32(255), y_train, x_test / np.float32(255), y_test,
+                             _classes(args.classes), CLASSES, per_class, options)
     settings = {
         "detector": "knn",
         "options": options,
         "train_per_class": per_class or 5000,
         "test_images": len(y_test),
         "selection": SELECTION,
-        "configurations_tried": 18,
+        "configurations_tried": 29 + 18,
     }
     return settings, {"per_class": aurocs, "mean_auroc": float(np.mean(list(aurocs.values()))), "anchors": ANCHORS}
 
@@ -84,7 +91,8 @@ def markdown(result: dict[str, Any]) -> str:
         + f" | **{r['mean_auroc']:.3f}** |",
         "",
         f"Anchors (mean AUROC): {anchors}; target ≥ 0.90.",
-        f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling), {o['image_size']}×"
+        f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, {o.get('metric', 'euclidean')} "
+        f"distance, k = {o.get('k', 1)}), {o['image_size']}×"
         f"{o['image_size']} inputs, {s['train_per_class']} training images per class, {s['test_images']} test images, "
         f"device {o['device']}. Selection: {s['selection']}",
     ])

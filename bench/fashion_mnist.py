@@ -3,7 +3,7 @@
 Reads ``DATA_ROOT/fashion-mnist/fashion_mnist.npz``. ``--detector fcdd`` (default) trains FCDD with confetti noise
 (default) or Outlier Exposure with grey CIFAR-10 images (``--anomalies outliers``; needs ``DATA_ROOT/cifar10``), never
 other Fashion-MNIST classes. ``--detector knn`` fits the training-free knn detector on pretrained features, with the
-configuration chosen on CIFAR-10 (stage 7, mean pooling, 224×224), not tuned on Fashion-MNIST.
+configuration chosen on CIFAR-10 (``bench/cifar10.py``'s defaults), not tuned on Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -126,10 +126,16 @@ def _run_knn(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray,
              y_test: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     from bench._onevsrest import knn_one_vs_rest
 
-    options = {"stage": 7, "pooling": "mean", "score": "image", "image_size": 224, "device": args.device}
+    from bench.cifar10 import add_arguments as cifar_arguments
+
+    defaults = argparse.ArgumentParser()
+    cifar_arguments(defaults)
+    cifar = defaults.parse_args([])
+    options = {"stage": cifar.stage, "pooling": cifar.pooling, "metric": cifar.metric, "k": cifar.k, "score": "image",
+               "intensity": "none", "image_size": cifar.image_size, "device": args.device}
     per_class = args.train_per_class or None
-    aurocs = knn_one_vs_rest(x_train[:, None], y_train, x_test[:, None], y_test, _classes(args.classes), CLASSES,
-                             per_class, options)
+    aurocs = knn_one_vs_rest(x_train[:, None] / np.float32(255), y_train, x_test[:, None] / np.float32(255), y_test,
+                             _classes(args.classes), CLASSES, per_class, options)
     settings = {"detector": "knn", "options": options, "train_per_class": per_class or 6000,
                 "configurations_tried": 1, "selection": "the CIFAR-10 configuration, not tuned on Fashion-MNIST",
                 "device": args.device}
@@ -162,7 +168,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines.append(f"Anchors (mean AUROC): {anchors}.")
     if s.get("detector") == "knn":
         o = s["options"]
-        lines.append(f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling), "
+        lines.append(f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, "
+                     f"{o.get('metric', 'euclidean')} distance, k = {o.get('k', 1)}), "
                      f"{o['image_size']}×{o['image_size']} inputs, {s['train_per_class']} training images per class, "
                      f"nothing trained; {s['selection']}; device {o['device']}.")
         return "\n".join(lines)

@@ -150,7 +150,7 @@ def _cli_pooled(manifest: Path, out_dir: Path) -> float:
 
 def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], scores: np.ndarray,
                   path: Path, per_class: int = 8) -> str:
-    """8 COVID + 8 non-COVID test slices (half UCSD, half Soares) with their globally normalised heatmaps."""
+    """8 COVID + 8 non-COVID test slices (half UCSD, half Soares) with their locally normalised heatmaps."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -160,7 +160,7 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
         for subset in ("ucsd", "soares"):
             pool = [i for i, r in enumerate(records) if r.label == label and r.meta.get("subset") == subset]
             chosen += sorted(rng.choice(pool, size=min(per_class // 2, len(pool)), replace=False).tolist())
-    maps = detector.explain([arrays[i] for i in chosen], normalize="global")
+    maps = detector.explain([arrays[i] for i in chosen], normalize="local")
     fig = Figure(figsize=(16, 9.2), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(4, 8)
@@ -179,8 +179,8 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Lung CT test slices, seedlens knn heatmaps (global normalisation: 1 = 97th percentile of normal val "
-                 f"maps); rows 1–2 COVID, rows 3–4 non-COVID; threshold {threshold:.2f}", fontsize=10)
+    fig.suptitle("Lung CT test slices and seedlens knn patch heatmaps (each scaled by its own range: where within the "
+                 f"slice); rows 1–2 COVID, rows 3–4 non-COVID; score threshold {threshold:.2f}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

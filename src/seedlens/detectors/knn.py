@@ -3,8 +3,8 @@
 Every image goes through an ImageNet-pretrained EfficientNet-Lite0. Two kinds of evidence come out of one pass:
 
 * **image**: the feature map of stage ``stage`` ``(C_s, h, w)`` is pooled into one vector (the channel means, and
-  with ``pooling="meanstd"`` also their standard deviations, which describe texture); its mean Euclidean distance
-  to the ``k`` nearest pooled vectors of the normal training images (scikit-learn's exact search) measures global,
+  with ``pooling="meanstd"`` also their standard deviations, which describe texture); its mean Euclidean (or
+  ``metric="cosine"``) distance to the ``k`` nearest pooled vectors of the normal training images (scikit-learn's exact search) measures global,
   diffuse change — ground-glass opacities spread over a lung, another object class;
 * **patches**: each position of the finer ``heatmap_stage`` map (averaged over its 3×3 neighbourhood) is compared
   with a memory of up to ``memory_size`` patch features drawn at random from the training images; the distance to
@@ -55,6 +55,8 @@ class KNNConfig:
             the three with the best AUROC on the data source's labelled ``val`` split when it holds anomalies,
             else ``both``.
         k: Nearest training images averaged into the image score.
+        metric: Distance between pooled features: ``euclidean`` or ``cosine`` (1 − cosine similarity: ignores the
+            overall feature magnitude; better for object classes, e.g. CIFAR-10).
         image_size: Side of the square the images are resized to.
         intensity: ``minmax`` (scaled by the training range), ``equalize`` (per-image histogram equalisation:
             slices exported with other windows or contrast look alike, but local density defects fade),
@@ -76,6 +78,7 @@ class KNNConfig:
     pooling: str = "meanstd"
     score: str = "auto"
     k: int = 1
+    metric: str = "euclidean"
     image_size: int = 224
     intensity: str = "minmax"
     pretrained: bool = True
@@ -95,6 +98,7 @@ class KNNConfig:
         "pooling": frozenset({"mean", "meanstd"}),
         "score": frozenset({"auto", "image", "patches", "both"}),
         "k": Interval(1, None, integer=True),
+        "metric": frozenset({"euclidean", "cosine"}),
         "image_size": Interval(32, None, integer=True),
         "intensity": _INTENSITIES,
         "pretrained": bool,
@@ -228,7 +232,7 @@ class KNN(Detector):
         from sklearn.neighbors import NearestNeighbors
 
         self.bank_, self.memory_ = bank.astype(np.float32), memory.astype(np.float32)
-        self.index_ = NearestNeighbors(algorithm="brute").fit(self.bank_)
+        self.index_ = NearestNeighbors(algorithm="brute", metric=self.config_.metric).fit(self.bank_)
         self.memory_index_ = NearestNeighbors(algorithm="brute").fit(self.memory_)
 
     def _build_network(self) -> None:
