@@ -91,8 +91,8 @@ def markdown(result: dict[str, Any]) -> str:
         + f" | **{r['mean_auroc']:.3f}** |",
         "",
         f"Anchors (mean AUROC): {anchors}; target ≥ 0.90.",
-        f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, {o.get('metric', 'euclidean')} "
-        f"distance, k = {o.get('k', 1)}), {o['image_size']}×"
+        f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, "
+        f"{o.get('metric', 'euclidean')} distance, k = {o.get('k', 1)}), {o['image_size']}×"
         f"{o['image_size']} inputs, {s['train_per_class']} training images per class, {s['test_images']} test images, "
         f"device {o['device']}. Selection: {s['selection']}",
     ])

@@ -125,7 +125,6 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def _run_knn(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
              y_test: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     from bench._onevsrest import knn_one_vs_rest
-
     from bench.cifar10 import add_arguments as cifar_arguments
 
     defaults = argparse.ArgumentParser()

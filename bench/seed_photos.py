@@ -1,9 +1,9 @@
 """Seed photos: one-vs-rest over the 10 species of ``DATA_ROOT/seeds-microscope`` (8 RGB photos each), leave one out.
 
 For each species and each of its 8 photos: fit the knn detector (library defaults, with the image score fixed
-beforehand: species differ as whole objects, and 7 photos leave no labelled val to pick a score on) on the other 7 (one of which it
-holds out for its threshold), score the left-out photo (normal) and the 72 photos of the other species
-(anomalies). A species' AUROC pools its 8 folds: 8 left-out normal scores against 8 × 72 anomaly scores.
+beforehand: species differ as whole objects, and 7 photos leave no labelled val to pick a score on) on the other
+7 (one of which it holds out for its threshold), score the left-out photo (normal) and the 72 photos of the other
+species (anomalies). A species' AUROC pools its 8 folds: 8 left-out normal scores against 8 × 72 anomaly scores.
 """
 
 from __future__ import annotations

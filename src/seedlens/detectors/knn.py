@@ -4,8 +4,8 @@ Every image goes through an ImageNet-pretrained EfficientNet-Lite0. Two kinds of
 
 * **image**: the feature map of stage ``stage`` ``(C_s, h, w)`` is pooled into one vector (the channel means, and
   with ``pooling="meanstd"`` also their standard deviations, which describe texture); its mean Euclidean (or
-  ``metric="cosine"``) distance to the ``k`` nearest pooled vectors of the normal training images (scikit-learn's exact search) measures global,
-  diffuse change — ground-glass opacities spread over a lung, another object class;
+  ``metric="cosine"``) distance to the ``k`` nearest pooled vectors of the normal training images (scikit-learn's
+  exact search) measures global, diffuse change — ground-glass opacities spread over a lung, another object class;
 * **patches**: each position of the finer ``heatmap_stage`` map (averaged over its 3×3 neighbourhood) is compared
   with a memory of up to ``memory_size`` patch features drawn at random from the training images; the distance to
   the nearest one is the heatmap (upsampled to the input, smoothed with a Gaussian of ``heatmap_sigma`` input
@@ -134,6 +134,7 @@ class KNN(Detector):
     """
 
     name = "knn"
+    modality_: Modality
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
