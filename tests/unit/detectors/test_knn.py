@@ -117,3 +117,15 @@ def test_auto_picks_knn_for_grey_and_rgb_images_and_fcdd_otherwise():
     assert auto_detector(np.zeros((1, 8, 8, 8))) == "fcdd"
     assert auto_detector(np.zeros((12, 16, 16)), modality="cube") == "fcdd"
     assert auto_detector(np.zeros((4, 32, 32))) == "fcdd"
+
+
+def test_cosine_distance_ignores_the_feature_magnitude():
+    rng = np.random.default_rng(5)
+    normal = rng.random((10, 1, 40, 40), dtype=np.float32)
+    detector = KNN(**RANDOM_SMALL, score="image", metric="cosine").fit(normal, progress=False)
+    bank = detector.bank_
+    np.testing.assert_allclose(detector.score_embeddings(3.0 * bank[:2]), 0.0, atol=1e-5)
+    query = bank[0] + rng.normal(size=bank.shape[1]).astype(np.float32)
+    unit_bank = bank / np.linalg.norm(bank, axis=1, keepdims=True)
+    expected = float(np.min(1.0 - unit_bank @ (query / np.linalg.norm(query))))
+    assert detector.score_embeddings(query[None])[0] == pytest.approx(expected, rel=1e-4)
