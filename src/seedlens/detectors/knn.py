@@ -7,10 +7,10 @@ Every image goes through an ImageNet-pretrained EfficientNet-Lite0. Two kinds of
   ``metric="cosine"``) distance to the ``k`` nearest pooled vectors of the normal training images (scikit-learn's
   exact search) measures global, diffuse change — ground-glass opacities spread over a lung, another object class;
 * **patches**: each position of the finer ``heatmap_stage`` map (averaged over its 3×3 neighbourhood) is compared
-  with a memory of up to ``memory_size`` patch features drawn at random from the training images; the distance to
-  the nearest one is the heatmap (upsampled to the input, smoothed with a Gaussian of ``heatmap_sigma`` input
-  pixels) and its maximum measures small local defects — a void or crack in a seed (the patch side of PatchCore,
-  Roth et al. 2022, with a random rather than a greedy coreset).
+  with a memory of up to ``memory_size`` patch features drawn at random, evenly over the training images; the
+  distance to the nearest one is the heatmap (upsampled to the input, smoothed with a Gaussian of
+  ``heatmap_sigma`` input pixels) and its maximum measures small local defects — a void or crack in a seed (the
+  patch side of PatchCore, Roth et al. 2022, with a random rather than a greedy coreset).
 
 ``score="both"`` takes the larger of the two, each standardised by its mean and standard deviation on normal
 validation images, so either kind of anomaly raises the score. The default ``score="auto"`` picks image, patches
@@ -185,11 +185,7 @@ class KNN(Detector):
         self.preprocessor_ = Preprocessor(size=size, channels=self.in_channels_, intensity=config.intensity)
         self.preprocessor_.fit(arrays)
         self._build_network()
-        pooled, patches = self._features(arrays, want_patches=True, progress=progress)
-        assert patches is not None
-        flat = patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1]).numpy()
-        keep = np.random.default_rng(config.seed).permutation(len(flat))[: config.memory_size]
-        self._set_features(pooled.numpy(), flat[np.sort(keep)])
+        self._set_features(*self._bank_and_memory(arrays, progress))
         self.score_ = "both"  # every component is computed until the score is chosen
         image, patch, maps = self._evaluate(val, want_maps=True)
         assert patch is not None and maps is not None
@@ -257,16 +253,36 @@ class KNN(Detector):
             raise ShapeError(f"image has {array.shape[0]} channels but the detector was fitted on {self.in_channels_}")
 
     # ------------------------------------------------------------------ features
-    @torch.no_grad()
-    def _features(self, arrays: list[np.ndarray], *, want_patches: bool,
-                  progress: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pooled features ``(N, F)`` and, if wanted, locally averaged patch features ``(N, C_s, h, w)`` (CPU)."""
+    def _bank_and_memory(self, arrays: list[np.ndarray], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled training features ``(N, F)`` and the patch memory ``(≤ memory_size, C)``, drawn evenly per image.
+
+        Patches are subsampled batch by batch, so memory use stays bounded by the bank and the memory.
+        """
         from rich.progress import track
 
+        rng = np.random.default_rng(self.config_.seed)
+        per_image = -(-self.config_.memory_size // len(arrays))
+        pooled, memory = [], []
+        starts = range(0, len(arrays), self.config_.batch_size)
+        for start in track(starts, description="features", disable=not progress, transient=True):
+            features, patches = self._features(arrays[start:start + self.config_.batch_size], want_patches=True)
+            assert patches is not None
+            grids = patches.permute(0, 2, 3, 1).reshape(patches.shape[0], -1, patches.shape[1]).numpy()
+            take = min(per_image, grids.shape[1])
+            memory += [grid[rng.choice(grid.shape[0], size=take, replace=False)] for grid in grids]
+            pooled.append(features.numpy())
+        drawn = np.concatenate(memory)
+        if len(drawn) > self.config_.memory_size:
+            drawn = drawn[np.sort(rng.choice(len(drawn), size=self.config_.memory_size, replace=False))]
+        return np.concatenate(pooled), drawn
+
+    @torch.no_grad()
+    def _features(self, arrays: list[np.ndarray], *,
+                  want_patches: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pooled features ``(N, F)`` and, if wanted, locally averaged patch features ``(N, C_s, h, w)`` (CPU)."""
         pooled, patches = [], []
         batch = self.config_.batch_size
-        starts = range(0, len(arrays), batch)
-        for start in track(starts, description="features", disable=not progress, transient=True):
+        for start in range(0, len(arrays), batch):
             x = torch.from_numpy(np.stack([self.preprocessor_(a) for a in arrays[start:start + batch]]))
             feature, local = (f.float() for f in self.network_.forward_stages(
                 x.to(self.device_), (self.config_.stage, self.config_.heatmap_stage)))

@@ -129,3 +129,15 @@ def test_cosine_distance_ignores_the_feature_magnitude():
     unit_bank = bank / np.linalg.norm(bank, axis=1, keepdims=True)
     expected = float(np.min(1.0 - unit_bank @ (query / np.linalg.norm(query))))
     assert detector.score_embeddings(query[None])[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_patch_memory_is_bounded_and_drawn_from_every_image():
+    rng = np.random.default_rng(6)
+    normal = rng.random((12, 1, 48, 48), dtype=np.float32)
+    detector = KNN(**{**RANDOM_SMALL, "memory_size": 30}, batch_size=4).fit(normal, progress=False)
+    assert detector.memory_.shape == (30, 40)  # stage 3: 40 channels
+    patches = detector._features(list(normal), want_patches=True)[1]
+    assert patches is not None
+    grids = patches.permute(0, 2, 3, 1).reshape(len(normal), -1, 40).numpy()
+    owners = {int(np.argwhere(np.all(np.isclose(grids, row, atol=1e-6), axis=2))[0, 0]) for row in detector.memory_}
+    assert len(owners) >= 8  # 3 patches from each of the training images (some held out for the threshold)
