@@ -287,8 +287,9 @@ class KNN(Detector):
             feature, local = (f.float() for f in self.network_.forward_stages(
                 x.to(self.device_), (self.config_.stage, self.config_.heatmap_stage)))
             parts = [feature.mean(dim=(2, 3))]
-            if self.config_.pooling == "meanstd":
-                parts.append(feature.std(dim=(2, 3)))
+            if self.config_.pooling == "meanstd":  # a 1×1 map (a tiny image at a deep stage) has no spread
+                spread = feature.std(dim=(2, 3)) if feature.shape[2] * feature.shape[3] > 1 else parts[0] * 0
+                parts.append(spread)
             pooled.append(torch.cat(parts, dim=1).cpu())
             if want_patches:
                 patches.append(F.avg_pool2d(local, 3, stride=1, padding=1, count_include_pad=False).cpu())

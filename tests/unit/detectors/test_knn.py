@@ -141,3 +141,11 @@ def test_the_patch_memory_is_bounded_and_drawn_from_every_image():
     grids = patches.permute(0, 2, 3, 1).reshape(len(normal), -1, 40).numpy()
     owners = {int(np.argwhere(np.all(np.isclose(grids, row, atol=1e-6), axis=2))[0, 0]) for row in detector.memory_}
     assert len(owners) >= 8  # 3 patches from each of the training images (some held out for the threshold)
+
+
+def test_a_one_pixel_feature_map_has_zero_spread_not_nan():
+    rng = np.random.default_rng(7)
+    normal = rng.random((6, 3, 32, 32), dtype=np.float32)
+    detector = KNN(**RANDOM_SMALL, stage=7, score="image").fit(normal, progress=False)  # stage 7 of 32 px: 1×1
+    embeddings = detector.embed(normal[:2])
+    assert np.all(np.isfinite(embeddings)) and not np.any(embeddings[:, embeddings.shape[1] // 2:])
