@@ -80,7 +80,8 @@ def _auto_detector(source: Any, params: dict[str, Any], modality: str | None) ->
     first = next(iter(source.records("train", normal_only=True)), None)
     if first is None:
         return "fcdd"  # fcdd's fit names what is missing
-    return auto_detector(load_record(first, modality=modality).array, modality)
+    sample = load_record(first, modality=modality)
+    return auto_detector(sample.array, modality or sample.meta.modality)  # a 3-band cube stays a cube
 
 
 def _open_data(

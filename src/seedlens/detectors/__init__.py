@@ -29,9 +29,9 @@ def create_detector(name: str, **params: object) -> Detector:
 def auto_detector(sample: np.ndarray, modality: str | Modality | None = None) -> str:
     """The detector ``seedlens train`` uses by default for data whose first sample is ``sample`` ``(C, *spatial)``.
 
-    Grey or RGB images get ``knn`` (pretrained features: the best lung CT and seed-photo numbers of
-    ``bench/RESULTS.md``, and no training) when its optional backbone package is installed; volumes, cubes, other
-    channel counts, or images without that package get ``fcdd``.
+    Grey or RGB images get ``knn`` (pretrained features: the best lung CT, Fashion-MNIST, CIFAR-10 and seed-photo
+    numbers of ``bench/RESULTS.md``, and no training) when its optional backbone package is installed; volumes,
+    cubes, other channel counts, or images without that package get ``fcdd``.
     """
     import importlib.util
 
