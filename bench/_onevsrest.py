@@ -35,10 +35,16 @@ def knn_one_vs_rest(
         if train_per_class is not None:
             normal = normal[:train_per_class]
         detector = KNN(**options).fit(normal, progress=False)
-        key = repr(detector.preprocessor_.to_dict())
-        if key not in cache:
-            cache[key] = detector.embed(x_test)
-        aurocs[names[c]] = image_auroc((y_test != c).astype(int), detector.score_embeddings(cache[key]))
+        scores = detector.score_embeddings(cached_embeddings(detector, x_test, cache))
+        aurocs[names[c]] = image_auroc((y_test != c).astype(int), scores)
         print(f"class {c} ({names[c]}): AUROC {aurocs[names[c]]:.4f} ({time.perf_counter() - start:.0f} s)",
               flush=True)
     return aurocs
+
+
+def cached_embeddings(detector: Any, images: Any, cache: dict[str, np.ndarray]) -> np.ndarray:
+    """``detector.embed(images)``, computed once per fitted preprocessing (detectors that preprocess alike agree)."""
+    key = repr(detector.preprocessor_.to_dict())
+    if key not in cache:
+        cache[key] = detector.embed(images)
+    return cache[key]

@@ -18,6 +18,8 @@ DEFAULT_EPOCHS = 0  # nothing is trained
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 ANCHORS = {"FCDD with OE (paper, CIFAR-100 outliers)": 0.95, "GEO (paper)": 0.86, "Deep SVDD (paper)": 0.65,
            "Autoencoder (paper)": 0.59}
+#: The knn configuration chosen on CIFAR-10 (SELECTION says how); Fashion-MNIST reuses it unchanged.
+CONFIGURATION = {"stage": 7, "pooling": "meanstd", "metric": "cosine", "k": 5, "image_size": 224}
 #: How the knn configuration was chosen (stage, pooling, input size).
 SELECTION = (
     "stage 7, mean+std pooling, cosine distance, k = 5 chosen on a validation split of the CIFAR-10 training set "
@@ -32,11 +34,11 @@ SELECTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default="0-9", help="class indices, e.g. 0-9 or 0,3,7")
     parser.add_argument("--train-per-class", type=int, default=1000, help="0: all 5000")
-    parser.add_argument("--stage", type=int, default=7)
-    parser.add_argument("--pooling", default="meanstd")
-    parser.add_argument("--metric", default="cosine")
-    parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--stage", type=int, default=CONFIGURATION["stage"])
+    parser.add_argument("--pooling", default=CONFIGURATION["pooling"])
+    parser.add_argument("--metric", default=CONFIGURATION["metric"])
+    parser.add_argument("--k", type=int, default=CONFIGURATION["k"])
+    parser.add_argument("--image-size", type=int, default=CONFIGURATION["image_size"])
 
 
 def load_split(tar_path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

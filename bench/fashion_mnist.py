@@ -125,13 +125,9 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def _run_knn(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
              y_test: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     from bench._onevsrest import knn_one_vs_rest
-    from bench.cifar10 import add_arguments as cifar_arguments
+    from bench.cifar10 import CONFIGURATION
 
-    defaults = argparse.ArgumentParser()
-    cifar_arguments(defaults)
-    cifar = defaults.parse_args([])
-    options = {"stage": cifar.stage, "pooling": cifar.pooling, "metric": cifar.metric, "k": cifar.k, "score": "image",
-               "intensity": "none", "image_size": cifar.image_size, "device": args.device}
+    options = {**CONFIGURATION, "score": "image", "intensity": "none", "device": args.device}
     per_class = args.train_per_class or None
     aurocs = knn_one_vs_rest(x_train[:, None] / np.float32(255), y_train, x_test[:, None] / np.float32(255), y_test,
                              _classes(args.classes), CLASSES, per_class, options)

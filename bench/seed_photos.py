@@ -38,6 +38,7 @@ def load_photos(folder: Path) -> tuple[list[np.ndarray], list[str]]:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    from bench._onevsrest import cached_embeddings
     from seedlens.detectors import KNN
     from seedlens.evaluation import image_auroc
 
@@ -54,10 +55,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         for left_out in members:
             train = [photos[i] for i in members if i != left_out]
             detector = KNN(**options).fit(train, progress=False)
-            key = repr(detector.preprocessor_.to_dict())
-            if key not in cache:
-                cache[key] = detector.embed(photos)
-            scores = detector.score_embeddings(cache[key])
+            scores = detector.score_embeddings(cached_embeddings(detector, photos, cache))
             normal_scores.append(scores[left_out])
             anomaly_scores.extend(scores[others])
         truth = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomaly_scores))]

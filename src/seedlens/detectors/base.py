@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from seedlens.errors import NotFittedError
+from seedlens.errors import ConfigError, NotFittedError
 from seedlens.registry import Registry
 
 #: File names every saved detector folder holds (deep detectors add their weights).
@@ -44,6 +44,9 @@ class Detector(ABC):
     name: ClassVar[str] = ""
 
     threshold_: float
+    #: The validated options (a dataclass with ``heatmap_quantile``) and the heatmap normaliser, set by ``fit``.
+    config_: Any
+    normalizer_: Any
 
     @abstractmethod
     def fit(
@@ -110,8 +113,37 @@ class Detector(ABC):
             raise ConfigError(f"{folder}: holds a {header.get('detector')!r} detector, not {cls.name!r}")
         return folder, dict(header["config"]), json.loads((folder / STATE_FILE).read_text())
 
+    def _start_saving(self, path: str | Path) -> Path:
+        """Check the detector is fitted, create the folder ``path`` and write its config header; return the folder."""
+        from seedlens.config import save_yaml, to_dict
+
+        self._check_fitted()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_yaml({"detector": self.name, "config": to_dict(self.config_)}, folder / CONFIG_FILE)
+        return folder
+
+    def _normalized(self, maps: list[np.ndarray], normalize: str | None) -> list[np.ndarray]:
+        """Raw maps ``(1, *spatial)`` as ``explain`` returns them: unchanged, ``local`` or ``global`` scaled.
+
+        Uses the fitted ``normalizer_`` and ``config_.heatmap_quantile`` every detector with heatmaps keeps.
+        """
+        from seedlens.explain import normalize_local
+
+        if normalize == "local":
+            return [normalize_local(m[None], quantile=self.config_.heatmap_quantile)[0] for m in maps]
+        if normalize == "global":
+            return [self.normalizer_.transform(m[None])[0] for m in maps]
+        return maps
+
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(data) or {type(self).__name__}.load(run)"
             )
+
+
+def check_normalize(normalize: str | None) -> None:
+    """Raise a ConfigError unless ``normalize`` is None, ``"local"`` or ``"global"``."""
+    if normalize not in (None, "local", "global"):
+        raise ConfigError(f"normalize must be None, 'local' or 'global'; got {normalize!r}")

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from seedlens.config import atomic_write_bytes, from_dict, save_yaml, to_dict
+from seedlens.config import atomic_write_bytes, from_dict
 from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
-from seedlens.detectors.base import CONFIG_FILE, STATE_FILE, ArrayBatch, Detector
+from seedlens.detectors.base import STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
@@ -299,10 +299,7 @@ class DeepDetector(Detector):
         batch_size: int | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """Scores ``(N,)`` and (optionally) per-sample maps ``(1, *spatial)`` of raw arrays."""
-        from seedlens.explain import normalize_local
-
-        if normalize not in (None, "local", "global"):
-            raise ConfigError(f"normalize must be None, 'local' or 'global'; got {normalize!r}")
+        check_normalize(normalize)
         network = self.network_
         network.eval()
         device = next(network.parameters()).device
@@ -323,11 +320,7 @@ class DeepDetector(Detector):
         all_scores = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
         if not want_maps:
             return all_scores, None
-        if normalize == "local":
-            maps = [normalize_local(m[None], quantile=self.config_.heatmap_quantile)[0] for m in maps]
-        elif normalize == "global":
-            maps = [self.normalizer_.transform(m[None])[0] for m in maps]
-        return all_scores, maps
+        return all_scores, self._normalized(maps, normalize)
 
     def _flip_averaged(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
         """``_maps_and_scores``, averaged over every flip of the spatial axes when ``test_time_flips`` is on."""
@@ -375,10 +368,7 @@ class DeepDetector(Detector):
 
         ``load`` needs nothing else: preprocessing statistics, threshold and heatmap statistics are included.
         """
-        self._check_fitted()
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_yaml({"detector": self.name, "config": to_dict(self.config_)}, folder / CONFIG_FILE)
+        folder = self._start_saving(path)
         buffer = _torch_bytes(self.network_.state_dict())
         atomic_write_bytes(folder / WEIGHTS_FILE, buffer)
         state = {

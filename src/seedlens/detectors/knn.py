@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seedlens.config import Interval, atomic_write_bytes, from_dict, save_yaml, to_dict, validate_config
+from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, normal_train_val, stack_or_list
-from seedlens.detectors.base import CONFIG_FILE, DETECTORS, STATE_FILE, ArrayBatch, Detector
+from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
@@ -395,25 +395,15 @@ class KNN(Detector):
         self, x: ArrayBatch, normalize: str | None = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
         """Return scores ``(N,)`` and heatmaps (see :meth:`explain`) from one feature pass."""
-        from seedlens.explain import normalize_local
-
-        if normalize not in (None, "local", "global"):
-            raise ConfigError(f"normalize must be None, 'local' or 'global'; got {normalize!r}")
+        check_normalize(normalize)
         scores, maps = self._score_and_maps(self._inputs(x), want_maps=True)
         assert maps is not None
-        if normalize == "local":
-            maps = [normalize_local(m[None], quantile=self.config_.heatmap_quantile)[0] for m in maps]
-        elif normalize == "global":
-            maps = [self.normalizer_.transform(m[None])[0] for m in maps]
-        return scores, stack_or_list(maps)
+        return scores, stack_or_list(self._normalized(maps, normalize))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the config, the preprocessing, the feature bank, patch memory, threshold and heatmap statistics."""
-        self._check_fitted()
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_yaml({"detector": self.name, "config": to_dict(self.config_)}, folder / CONFIG_FILE)
+        folder = self._start_saving(path)
         buffer = io.BytesIO()
         np.savez(buffer, bank=self.bank_, memory=self.memory_)
         atomic_write_bytes(folder / FEATURES_FILE, buffer.getvalue())

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from seedlens.config import Interval, atomic_write_bytes, from_dict, save_yaml, to_dict, validate_config
+from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, normal_train_val, stack_or_list
-from seedlens.detectors.base import CONFIG_FILE, DETECTORS, STATE_FILE, ArrayBatch, Detector
+from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
@@ -313,25 +313,14 @@ class RX(Detector):
         self, x: ArrayBatch, normalize: str | None = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
         """Return scores ``(N,)`` and maps (see :meth:`explain`) from one RX pass."""
-        from seedlens.explain import normalize_local
-
-        if normalize not in (None, "local", "global"):
-            raise ConfigError(f"normalize must be None, 'local' or 'global'; got {normalize!r}")
+        check_normalize(normalize)
         raw = self._maps(x)
         scores = np.asarray([self._pool(m) for m in raw])
-        maps = [m[None].astype(np.float32) for m in raw]
-        if normalize == "local":
-            maps = [normalize_local(m[None], quantile=self.config_.heatmap_quantile)[0] for m in maps]
-        elif normalize == "global":
-            maps = [self.normalizer_.transform(m[None])[0] for m in maps]
-        return scores, stack_or_list(maps)
+        return scores, stack_or_list(self._normalized([m[None].astype(np.float32) for m in raw], normalize))
 
     def save(self, path: str | Path) -> Path:
         """Write the config and the fitted background, threshold and heatmap statistics into ``path``."""
-        self._check_fitted()
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_yaml({"detector": self.name, "config": to_dict(self.config_)}, folder / CONFIG_FILE)
+        folder = self._start_saving(path)
         state = {
             "modality": self.modality_.value, "in_channels": self.in_channels_, "spatial_dims": self.spatial_dims_,
             "background": self.background_.to_dict(), "threshold": self.threshold_,

@@ -73,7 +73,7 @@ def detector_encoder(run: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     backbone = getattr(network, "backbone", None)
     if backbone is None:
         raise ConfigError(f"{run}: the detector has no backbone network to start an encoder from")
-    options = dict(getattr(detector.config_, "backbone_options", None) or {})  # type: ignore[attr-defined]
+    options = dict(getattr(detector.config_, "backbone_options", None) or {})
     options["backbone"] = detector.backbone_name_  # type: ignore[attr-defined]
     weights = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
     return options, weights, detector
