@@ -1,14 +1,21 @@
 """Hyperspectral anomaly scenes: unsupervised, transductive pixel AUROC on the four scenes of ``hsi-anomaly/``.
 
 Each detector sees one scene without its map, scores every pixel, and is judged by the pixel ROC AUC against the
-map. One setting per detector for all four scenes, fixed before any map was looked at (the library defaults):
-global RX on all bands (the scene's own mean and covariance, ridge 1e-3 of the mean eigenvalue) and local RX
-(dual window 3 / 11, 10 principal components).
+map. Rows:
+
+* global RX on all bands (the scene's own mean and covariance, ridge 1e-3 of the mean eigenvalue) and local RX
+  (dual window 3 / 11, 10 principal components): library defaults, fixed before any map was looked at;
+* background kNN, **leave one scene out**: for each scene, the setting of ``GRID`` (principal components ×
+  neighbours × map smoothing) with the best mean AUROC on the other three scenes, applied to it unchanged — the
+  honest estimate for a new scene, and the row judged against the target;
+* background kNN with the library defaults (4 components, 100 neighbours, smoothing 0.5): the best setting of the
+  grid over all four scenes, i.e. chosen on these very maps — optimistic, shown for reference only.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,10 @@ SCENES = {
 ANCHORS = {"global RX (literature)": 0.974, "LREN (AAAI 2021)": 0.9951}
 LREN = {"Hydice": 0.9998, "Pavia (ABU beach 4)": 0.9925, "Coast (ABU urban 2)": 0.9982, "SanDiego": 0.9897}
 DEFAULT_EPOCHS = 0  # nothing is trained
+#: Background-kNN settings searched by the leave-one-scene-out selection: components, neighbours, smoothing.
+GRID = list(itertools.product((3, 4, 5, 7, 10), (20, 50, 100, 200), (0.0, 0.5, 1.0)))
+LOSO = "knn, leave one scene out"
+DEFAULTS = "knn, library defaults (tuned on these maps)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,34 +51,62 @@ def load_scene(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seedlens.detectors.rx import global_rx, local_rx
+    from seedlens.detectors.rx import scene_map
     from seedlens.evaluation import image_auroc
 
     root = Path(args.data_root) / "hsi-anomaly"
     detectors = {
-        "global RX": lambda cube: global_rx(cube),
-        "local RX": lambda cube: local_rx(cube, inner_window=args.inner_window, outer_window=args.outer_window),
+        "global RX": {"mode": "global"},
+        "local RX": {"mode": "local", "inner_window": args.inner_window, "outer_window": args.outer_window},
+        DEFAULTS: {"mode": "knn"},
     }
     per_scene: dict[str, dict[str, float]] = {}
     seconds: dict[str, dict[str, float]] = {}
+    grid_aurocs: dict[str, list[float]] = {}
     gallery: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
     for file, scene in SCENES.items():
         cube, truth = load_scene(root / file)
         per_scene[scene], seconds[scene] = {}, {}
         heats = {}
-        for name, detect in detectors.items():
+        for name, options in detectors.items():
             start = time.perf_counter()
-            heats[name] = heat = detect(cube)
+            heats[name] = heat = scene_map(cube, **options)
             seconds[scene][name] = round(time.perf_counter() - start, 2)
             per_scene[scene][name] = image_auroc(truth.ravel(), heat.ravel())
             print(f"  {scene}: {name} {per_scene[scene][name]:.4f}", flush=True)
+        grid_aurocs[scene] = [image_auroc(truth.ravel(), scene_map(
+            cube, mode="knn", components=p, neighbours=k, smoothing=sigma).ravel()) for p, k, sigma in GRID]
         gallery.append((scene, cube, truth, heats))
+    picks = leave_one_scene_out(grid_aurocs)
+    for scene, (index, auroc) in picks.items():
+        per_scene[scene][LOSO] = auroc
+        print(f"  {scene}: {LOSO} {auroc:.4f} (setting {GRID[index]} picked on the other scenes)", flush=True)
     gallery_path = Path(args.out_dir) / "hsi_scenes_gallery.png"
     write_gallery(gallery, per_scene, gallery_path)
-    means = {name: float(np.mean([per_scene[s][name] for s in per_scene])) for name in detectors}
-    settings = {"inner_window": args.inner_window, "outer_window": args.outer_window, "configurations_tried": 1,
-                "protocol": "transductive, unsupervised, pixel AUROC"}
-    return settings, {"per_scene": per_scene, "mean": means, "seconds": seconds, "gallery": gallery_path.name}
+    names = ["global RX", "local RX", LOSO, DEFAULTS]
+    means = {name: float(np.mean([per_scene[s][name] for s in per_scene])) for name in names}
+    settings = {
+        "inner_window": args.inner_window, "outer_window": args.outer_window,
+        "knn_defaults": {"components": 4, "neighbours": 100, "smoothing": 0.5},
+        "knn_grid": [dict(zip(("components", "neighbours", "smoothing"), g, strict=True)) for g in GRID],
+        "configurations_tried": 2 + len(GRID),
+        "protocol": "transductive, unsupervised, pixel AUROC; knn setting by leave-one-scene-out",
+    }
+    results = {"per_scene": per_scene, "mean": means, "seconds": seconds, "gallery": gallery_path.name,
+               "loso_picks": {scene: dict(zip(("components", "neighbours", "smoothing"), GRID[index], strict=True))
+                              for scene, (index, _) in picks.items()},
+               "grid_per_scene": grid_aurocs}
+    return settings, results
+
+
+def leave_one_scene_out(aurocs: dict[str, list[float]]) -> dict[str, tuple[int, float]]:
+    """Per scene: the grid index with the best mean AUROC on the other scenes (first of equals) and its AUROC here."""
+    picks = {}
+    for scene in aurocs:
+        others = np.mean([values for name, values in aurocs.items() if name != scene], axis=0)
+        index = int(np.argmax(others))
+        picks[scene] = (index, aurocs[scene][index])
+    return picks
 
 
 def write_gallery(rows: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
@@ -90,7 +129,7 @@ def write_gallery(rows: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.nda
         row[1].set_title(f"anomaly map ({int(truth.sum())} px)", fontsize=8)
         for ax, (name, heat) in zip(row[2:], heats.items(), strict=True):
             ax.imshow(np.clip(heat / np.percentile(heat, 99.5), 0, 1), cmap="inferno")
-            ax.set_title(f"{name}: AUROC {aurocs[scene][name]:.4f}", fontsize=8)
+            ax.set_title(f"{name}\nAUROC {aurocs[scene][name]:.4f}", fontsize=7)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -111,11 +150,22 @@ def markdown(result: dict[str, Any]) -> str:
                  f" | {ANCHORS['LREN (AAAI 2021)']:.4f} |")
     if r.get("gallery"):
         lines += ["", f"Maps beside the ground truth: [{r['gallery']}](results/{r['gallery']})."]
+    picks = r.get("loso_picks", {})
+    chosen = "; ".join(f"{scene}: {v['components']} components, {v['neighbours']} neighbours, smoothing "
+                       f"{v['smoothing']}" for scene, v in picks.items())
     lines += ["", f"Anchors: global RX in the literature ≈ {ANCHORS['global RX (literature)']} (mean), LREN "
-              f"{ANCHORS['LREN (AAAI 2021)']}; target ≥ 0.996 and above RX on every scene. One setting for all "
-              "scenes, fixed before looking at the maps; nothing trained.", "",
+              f"{ANCHORS['LREN (AAAI 2021)']}; target ≥ 0.996 and above RX on every scene. Nothing trained. "
+              "Global and local RX: library defaults fixed before any map was looked at. Background kNN (the "
+              "`rx` detector's `mode: knn`): the leave-one-scene-out row is the one judged — each scene gets the "
+              f"best of {len(GRID)} settings (components × neighbours × smoothing) on the other three ({chosen}). "
+              "The library-default row uses the setting best on all four maps together, so it is tuned on the "
+              "very maps it is scored on: optimistic, for reference.", "",
               "What the maps show: global RX finds every target but also lights up sensor stripes (Hydice), road "
               "and bridge edges and building corners (SanDiego); local RX with a 3 / 11 window is sharp on targets "
               "smaller than its guard window (Hydice) and weak on larger ones (planes, roofs), whose own pixels "
-              "enter their background. Neither reaches the 0.996 target: missed so far."]
+              "enter their background. Background kNN darkens the common materials (roads, roofs, water) whose "
+              "spectra lie far from the scene mean but have many close neighbours; it still lights the bridge of "
+              "Pavia (a rare material in a water scene) and field borders of Hydice; on SanDiego its false "
+              "alarms are whole buildings and a square structure that are spectrally as rare as the planes (real "
+              "objects, unlabelled), and the last planes' pixels it misses are mixed edge pixels."]
     return "\n".join(lines)

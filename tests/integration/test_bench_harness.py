@@ -42,11 +42,16 @@ def test_hsi_scenes_harness_writes_json_markdown_and_gallery(tmp_path):
     result = json.loads((out / "hsi_scenes-tiny.json").read_text())
     assert set(result["results"]["per_scene"]) == {"Hydice", "Pavia (ABU beach 4)", "Coast (ABU urban 2)",
                                                     "SanDiego"}
-    assert result["results"]["mean"]["global RX"] > 0.95  # three obvious targets per scene
+    means = result["results"]["mean"]
+    assert means["global RX"] > 0.95  # three obvious targets per scene
+    assert means["knn, leave one scene out"] > 0.95 and means["knn, library defaults (tuned on these maps)"] > 0.95
+    picks = result["results"]["loso_picks"]
+    assert set(picks) == set(result["results"]["per_scene"]) and picks["Hydice"]["neighbours"] in (20, 50, 100, 200)
     assert {"machine", "git_commit", "wall_time_s", "settings"} <= set(result)
     assert (out / "hsi_scenes_gallery.png").stat().st_size > 10_000
     table = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| seedlens global RX |" in table and "LREN (paper)" in table
+    assert "| seedlens knn, leave one scene out |" in table
 
 
 def test_fusion_harness_on_a_tiny_synthetic_set(tmp_path):

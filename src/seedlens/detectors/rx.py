@@ -1,21 +1,30 @@
-"""RX (Reed–Xiaoli): the classical Mahalanobis-distance anomaly detector, global or local, any modality.
+"""RX (Reed–Xiaoli) and its nonparametric kin: classical per-pixel anomaly detectors, any modality.
 
 Each pixel (voxel) is a vector of its channels — the spectrum of a hyperspectral cube, the intensity of a CT
-voxel. Its anomaly score is the squared Mahalanobis distance ``(x - μ)ᵀ Σ⁻¹ (x - μ)`` to a background model:
+voxel. Its anomaly score is a distance to a background model:
 
-* **global** RX: one mean and covariance for the whole background (the training pixels, or with
-  ``fit_on="sample"`` every pixel of the scored sample itself — the classical transductive use on one scene);
-* **local** RX: a mean and covariance per pixel from a dual window around it — the ``outer_window`` minus the
-  ``inner_window`` guard, which keeps the target itself out of its background — always from the scored sample.
+* **global** RX: the squared Mahalanobis distance ``(x - μ)ᵀ Σ⁻¹ (x - μ)`` to one mean and covariance for the
+  whole background (the training pixels, or with ``fit_on="sample"`` every pixel of the scored sample itself —
+  the classical transductive use on one scene);
+* **local** RX: the same with a mean and covariance per pixel from a dual window around it — the
+  ``outer_window`` minus the ``inner_window`` guard, which keeps the target itself out of its background —
+  always from the scored sample;
+* **knn**: the mean Euclidean distance to the ``neighbours`` nearest background pixels in the whitened space of
+  the background's leading principal components (RX measures the distance to the background's *mean* in that
+  space). A background of several materials — roads, roofs, water, vegetation — is a mixture, not one
+  Gaussian: a pixel of a common material has close neighbours even where it lies far from the mean, while a
+  rare target, whose pixels are fewer than ``neighbours``, has to reach into the background for most of them.
 
 Spectra are first projected on the leading principal components of the background (``components``; all
-channels for global RX, at most 10 for local RX, whose few window pixels could not support more), and the
-covariance is regularised by ``regularization`` × its mean eigenvalue. Maps come back at the input resolution,
-scores pool them (``topk`` by default).
+channels for global RX, at most 10 for local RX, whose few window pixels could not support more, 4 for knn),
+and the covariance is regularised by ``regularization`` × its mean eigenvalue. Maps come back at the input
+resolution, optionally smoothed by a Gaussian of ``smoothing`` pixels (default 0.5 for knn: a target covers
+several pixels, single noisy pixels do not), and scores pool them (``topk`` by default).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +40,9 @@ from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
 LOCAL_COMPONENTS = 10
+KNN_COMPONENTS = 4
+KNN_SMOOTHING = 0.5
+BANK_FILE = "bank.npz"
 _CHUNK = 65_536  # pixels per batched solve in local RX
 
 
@@ -39,13 +51,16 @@ class RXConfig:
     """Options of :class:`RX`.
 
     Attributes:
-        mode: ``global`` or ``local`` (dual-window) RX.
-        fit_on: Where global RX takes its background: ``train`` (the normal training samples) or ``sample``
-            (each scored sample's own pixels, transductive). Local RX always uses the sample.
+        mode: ``global`` or ``local`` (dual-window) RX, or ``knn`` (distance to the nearest background pixels).
+        fit_on: Where global RX and knn take their background: ``train`` (the normal training samples) or
+            ``sample`` (each scored sample's own pixels, transductive). Local RX always uses the sample.
         inner_window: Side of the guard window excluded from the local background (odd).
         outer_window: Side of the local background window (odd, larger than ``inner_window``).
-        components: Principal components kept; None: all channels (global) or at most 10 (local).
+        components: Principal components kept; None: all channels (global), at most 10 (local) or 4 (knn).
         regularization: Ridge added to the covariance, as a fraction of its mean eigenvalue.
+        neighbours: Background pixels whose mean distance is the knn score; larger than a target's pixel count.
+        memory_size: Most background pixels kept for knn (drawn at random, evenly over the training samples).
+        smoothing: Standard deviation in pixels of a Gaussian applied to each map; None: 0.5 for knn, 0 for RX.
         modality: ``image``, ``volume`` or ``cube``; None infers it (4 axes = volume, else image).
         score_pooling: ``max``, ``mean`` or ``topk`` (mean of the highest ``topk_fraction`` of the map).
         topk_fraction: Fraction of the map averaged by ``topk``.
@@ -62,6 +77,9 @@ class RXConfig:
     outer_window: int = 11
     components: int | None = None
     regularization: float = 1e-3
+    neighbours: int = 100
+    memory_size: int = 50_000
+    smoothing: float | None = None
     modality: str | None = None
     score_pooling: str = "topk"
     topk_fraction: float = 0.01
@@ -72,12 +90,15 @@ class RXConfig:
     seed: int = 0
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
-        "mode": frozenset({"global", "local"}),
+        "mode": frozenset({"global", "local", "knn"}),
         "fit_on": frozenset({"train", "sample"}),
         "inner_window": Interval(1, None, integer=True),
         "outer_window": Interval(3, None, integer=True),
         "components": (Interval(1, None, integer=True), None),
         "regularization": Interval(0, None),
+        "neighbours": Interval(1, None, integer=True),
+        "memory_size": Interval(2, None, integer=True),
+        "smoothing": (Interval(0, None), None),
         "modality": (frozenset({"image", "volume", "cube"}), None),
         "score_pooling": frozenset({"max", "mean", "topk"}),
         "topk_fraction": Interval(0, 1, closed=False),
@@ -132,10 +153,13 @@ class Background:
         ridge = max(regularization, 1e-9) * scale  # a floor: dead bands must not divide by zero
         return cls(mean, vectors[:, :k], values[:k] + ridge)
 
+    def whiten(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixel vectors ``(P, C)`` in the kept components, each scaled to unit variance: ``(P, k)``."""
+        return np.asarray((np.asarray(pixels, dtype=np.float64) - self.mean) @ self.axes / np.sqrt(self.variances))
+
     def score(self, pixels: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance of pixel vectors ``(P, C)`` in the kept components: ``(P,)``."""
-        projected = (np.asarray(pixels, dtype=np.float64) - self.mean) @ self.axes
-        return np.asarray((projected**2 / self.variances).sum(axis=1))
+        return np.asarray((self.whiten(pixels) ** 2).sum(axis=1))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists for the saved detector."""
@@ -205,13 +229,92 @@ def local_rx(array: np.ndarray, *, inner_window: int = 3, outer_window: int = 11
     return scores.reshape(spatial)
 
 
+def knn_map(array: np.ndarray, background: Background | None = None, bank: np.ndarray | None = None, *,
+            neighbours: int = 100, components: int | None = None, regularization: float = 1e-3,
+            memory_size: int = 50_000, seed: int = 0) -> np.ndarray:
+    """Background-kNN map of one sample ``(C, *spatial)`` -> ``(*spatial)``.
+
+    Each pixel's value is its mean distance, whitened, to its ``neighbours`` nearest background pixels.
+
+    Args:
+        array: The sample.
+        background: A fitted background and ``bank``, its whitened pixels ``(M, k)``; None fits both on the
+            sample's own pixels (transductive; a pixel is never its own neighbour).
+        bank: The background's pixels, whitened by ``background``.
+        neighbours: Nearest background pixels averaged.
+        components: Principal components kept when fitting here (None: 4).
+        regularization: Ridge as a fraction of the mean eigenvalue when fitting here.
+        memory_size: Most pixels of the sample kept as its background when fitting here (drawn at random).
+        seed: Seed of that draw.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    pixels = _pixels(array)
+    if (background is None) != (bank is None):
+        raise ValueError("knn_map needs both a background and its bank, or neither")
+    if background is None or bank is None:
+        background = Background.fit(pixels, components or KNN_COMPONENTS, regularization)
+        z = background.whiten(pixels)
+        kept = np.arange(len(z))
+        if len(z) > memory_size:
+            kept = np.sort(np.random.default_rng(seed).choice(len(z), size=memory_size, replace=False))
+        k = max(1, min(neighbours, len(kept) - 1))
+        index = NearestNeighbors(n_neighbors=k).fit(z[kept])
+        scores = np.empty(len(z))
+        scores[kept] = index.kneighbors(None, k)[0].mean(axis=1)  # X=None: each bank pixel without itself
+        rest = np.setdiff1d(np.arange(len(z)), kept, assume_unique=True)
+        if rest.size:
+            scores[rest] = index.kneighbors(z[rest], k)[0].mean(axis=1)
+        return scores.reshape(array.shape[1:])
+    k = min(neighbours, len(bank))
+    distances = NearestNeighbors(n_neighbors=k).fit(bank).kneighbors(background.whiten(pixels), k)[0]
+    return distances.mean(axis=1).reshape(array.shape[1:])
+
+
+def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = None,
+           bank: np.ndarray | None = None) -> np.ndarray:
+    """The map ``(*spatial)`` of one sample ``(C, *spatial)`` under ``config``, smoothed as configured.
+
+    ``background`` (and for knn its whitened ``bank``) come from the training samples; they are unused with
+    ``fit_on="sample"`` and by local RX, which take the background from the sample itself.
+    """
+    own = config.fit_on == "sample"
+    if config.mode == "local":
+        heat = local_rx(array, inner_window=config.inner_window, outer_window=config.outer_window,
+                        components=config.components, regularization=config.regularization)
+    elif config.mode == "knn":
+        heat = knn_map(array, None if own else background, None if own else bank, neighbours=config.neighbours,
+                       components=config.components, regularization=config.regularization,
+                       memory_size=config.memory_size, seed=config.seed)
+    else:
+        heat = global_rx(array, None if own else background, components=config.components,
+                         regularization=config.regularization)
+    sigma = config.smoothing if config.smoothing is not None else (KNN_SMOOTHING if config.mode == "knn" else 0.0)
+    return np.asarray(ndimage.gaussian_filter(heat, sigma, mode="reflect")) if sigma > 0 else heat
+
+
+def scene_map(array: np.ndarray, **options: Any) -> np.ndarray:
+    """Transductive map ``(*spatial)`` of one scene ``(C, *spatial)``: its own pixels are the background.
+
+    The unsupervised use on a single hyperspectral scene: nothing to fit beforehand. ``options`` are those of
+    :class:`RXConfig` (``fit_on`` is ``sample``), e.g. ``scene_map(cube, mode="knn")``.
+
+    Raises:
+        ConfigError: an option is invalid.
+    """
+    config = from_dict(RXConfig, {**options, "fit_on": "sample"}, where="RX options")
+    config.validate()
+    return rx_map(np.asarray(array), config)
+
+
 @DETECTORS.register("rx")
 class RX(Detector):
-    """RX anomaly detector (global or local Mahalanobis distance per pixel); higher score = more anomalous.
+    """Per-pixel anomaly detector (global or local RX, or background kNN); higher score = more anomalous.
 
     Example:
-        >>> rx = RX(mode="global", fit_on="sample")          # classical RX on each hyperspectral scene
+        >>> rx = RX(mode="knn", fit_on="sample")             # background kNN on each hyperspectral scene
         >>> heat = rx.fit(normal_cubes).explain(scene[None])  # (1, 1, H, W)
+        >>> heat = scene_map(scene, mode="knn")               # the same without normal cubes: (H, W)
 
     Args:
         **params: Options of :class:`RXConfig`, stored as given and validated by ``fit``.
@@ -251,7 +354,9 @@ class RX(Detector):
         self.spatial_dims_ = arrays[0].ndim - 1
         for array in arrays:
             self._check(array)
-        self.background_ = Background.from_samples(arrays, config.components, config.regularization)
+        components = config.components or (KNN_COMPONENTS if config.mode == "knn" else None)
+        self.background_ = Background.from_samples(arrays, components, config.regularization)
+        self.bank_ = self._draw_bank(arrays) if config.mode == "knn" else None
         for array in val:
             self._check(array)
         maps = [self._map(a) for a in val]
@@ -274,13 +379,22 @@ class RX(Detector):
             raise ShapeError(f"{self.modality_.value} has {array.shape[0]} {word} but the detector was fitted on "
                              f"{self.in_channels_} {word}")
 
+    def _draw_bank(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Whitened background pixels ``(≤ memory_size, k)`` for knn, drawn at random, evenly over the samples."""
+        rng = np.random.default_rng(self.config_.seed)
+        per_sample = -(-self.config_.memory_size // len(arrays))
+        drawn = []
+        for array in arrays:
+            pixels = _pixels(array)
+            take = rng.choice(len(pixels), size=min(per_sample, len(pixels)), replace=False)
+            drawn.append(self.background_.whiten(pixels[np.sort(take)]))
+        bank = np.concatenate(drawn)
+        if len(bank) > self.config_.memory_size:
+            bank = bank[np.sort(rng.choice(len(bank), size=self.config_.memory_size, replace=False))]
+        return bank.astype(np.float32)
+
     def _map(self, array: np.ndarray) -> np.ndarray:
-        config = self.config_
-        if config.mode == "local":
-            return local_rx(array, inner_window=config.inner_window, outer_window=config.outer_window,
-                            components=config.components, regularization=config.regularization)
-        background = None if config.fit_on == "sample" else self.background_
-        return global_rx(array, background, components=config.components, regularization=config.regularization)
+        return rx_map(array, self.config_, self.background_, self.bank_)
 
     def _pool(self, heat: np.ndarray) -> float:
         flat = np.sort(heat.ravel())
@@ -326,6 +440,10 @@ class RX(Detector):
             "background": self.background_.to_dict(), "threshold": self.threshold_,
             "val_scores": self.val_scores_.tolist(), "normalizer": self.normalizer_.to_dict(),
         }
+        if self.bank_ is not None:
+            buffer = io.BytesIO()
+            np.savez(buffer, bank=self.bank_)
+            atomic_write_bytes(folder / BANK_FILE, buffer.getvalue())
         atomic_write_bytes(folder / STATE_FILE, json.dumps(state).encode())
         return folder
 
@@ -341,10 +459,22 @@ class RX(Detector):
         detector.in_channels_ = int(state["in_channels"])
         detector.spatial_dims_ = int(state["spatial_dims"])
         detector.background_ = Background.from_dict(state["background"])
+        detector.bank_ = _read_bank(Path(path) / BANK_FILE) if detector.config_.mode == "knn" else None
         detector.val_scores_ = np.asarray(state["val_scores"])
         detector.normalizer_ = GlobalNormalizer.from_dict(state["normalizer"])
         detector.threshold_ = float(state["threshold"])
         return detector
+
+
+def _read_bank(path: Path) -> np.ndarray:
+    """The saved knn background pixels ``(M, k)``; a missing or corrupt file is named."""
+    from seedlens.errors import ReadError
+
+    try:
+        with np.load(path) as content:
+            return np.asarray(content["bank"], dtype=np.float32)
+    except (OSError, KeyError, ValueError) as error:
+        raise ReadError(path, f"unreadable knn background pixels: {error}") from error
 
 
 def _same(maps: list[np.ndarray]) -> bool:
