@@ -86,3 +86,36 @@ def normal_train_val(
     if not val:
         arrays, _, _, val = _hold_out(arrays, [0] * len(arrays), [None] * len(arrays), val_fraction, rng)
     return arrays, val, Modality.parse(modality)
+
+
+def even_counts(sizes: Sequence[int], total: int) -> np.ndarray:
+    """How many items to draw from each of several pools of ``sizes`` so that ``min(total, sum(sizes))`` are
+    drawn as evenly as possible: a pool smaller than its share gives all it has, the others make up the rest.
+    """
+    sizes_array = np.asarray(sizes, dtype=np.int64)
+    counts = np.zeros_like(sizes_array)
+    left = min(int(total), int(sizes_array.sum()))
+    while left > 0:
+        open_pools = np.flatnonzero(counts < sizes_array)
+        share = max(1, left // len(open_pools))
+        for pool in open_pools:
+            take = min(share, int(sizes_array[pool] - counts[pool]), left)
+            counts[pool] += take
+            left -= take
+            if left == 0:
+                break
+    return counts
+
+
+def read_npz(path: Any, keys: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of a saved ``.npz`` file; a missing, truncated or corrupt file raises ``ReadError``
+    naming the file and ``what`` it should hold."""
+    import zipfile
+
+    from seedlens.errors import ReadError
+
+    try:
+        with np.load(path) as content:
+            return {key: np.asarray(content[key]) for key in keys}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ReadError(path, f"unreadable {what}: {error}") from error

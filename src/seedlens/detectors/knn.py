@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
-from seedlens.detectors._inputs import as_array_list, normal_train_val, stack_or_list
+from seedlens.detectors._inputs import as_array_list, normal_train_val, read_npz, stack_or_list
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
@@ -421,7 +421,6 @@ class KNN(Detector):
     def load(cls, path: str | Path, device: str = "auto") -> KNN:
         """Rebuild a fitted detector from a folder written by :meth:`save` on ``device``."""
         from seedlens.data.transforms import Preprocessor
-        from seedlens.errors import ReadError
         from seedlens.explain import GlobalNormalizer
 
         folder, params, state = cls._read_saved(path, FEATURES_FILE)
@@ -430,12 +429,8 @@ class KNN(Detector):
         detector.modality_ = Modality.parse(state["modality"])
         detector.in_channels_ = int(state["in_channels"])
         detector.preprocessor_ = Preprocessor.from_dict(state["preprocessor"])
-        try:
-            with np.load(folder / FEATURES_FILE) as saved:
-                bank, memory = saved["bank"], saved["memory"]
-        except (OSError, ValueError, KeyError) as error:
-            raise ReadError(folder / FEATURES_FILE, f"unreadable feature bank: {error}") from error
-        detector._set_features(bank, memory)
+        saved = read_npz(folder / FEATURES_FILE, ["bank", "memory"], "feature bank")
+        detector._set_features(saved["bank"], saved["memory"])
         detector._build_network()
         detector.score_stats_ = {name: tuple(values) for name, values in state["score_stats"].items()}
         detector.score_ = str(state["score"])

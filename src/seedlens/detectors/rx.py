@@ -34,9 +34,9 @@ import numpy as np
 from scipy import ndimage
 
 from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
-from seedlens.detectors._inputs import as_array_list, normal_train_val, stack_or_list
+from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
-from seedlens.errors import ConfigError, ShapeError
+from seedlens.errors import ConfigError, ReadError, ShapeError
 from seedlens.types import Modality
 
 LOCAL_COMPONENTS = 10
@@ -234,41 +234,63 @@ def knn_map(array: np.ndarray, background: Background | None = None, bank: np.nd
             memory_size: int = 50_000, seed: int = 0) -> np.ndarray:
     """Background-kNN map of one sample ``(C, *spatial)`` -> ``(*spatial)``.
 
-    Each pixel's value is its mean distance, whitened, to its ``neighbours`` nearest background pixels.
+    Each pixel's value is its mean distance, whitened, to its ``neighbours`` nearest background pixels (a
+    sample of a single pixel has no background: its map is 0, as for RX).
 
     Args:
         array: The sample.
         background: A fitted background and ``bank``, its whitened pixels ``(M, k)``; None fits both on the
             sample's own pixels (transductive; a pixel is never its own neighbour).
         bank: The background's pixels, whitened by ``background``.
-        neighbours: Nearest background pixels averaged.
+        neighbours: Nearest background pixels averaged (at least 1).
         components: Principal components kept when fitting here (None: 4).
         regularization: Ridge as a fraction of the mean eigenvalue when fitting here.
-        memory_size: Most pixels of the sample kept as its background when fitting here (drawn at random).
+        memory_size: Most pixels of the sample kept as its background when fitting here (drawn at random; ≥ 2).
         seed: Seed of that draw.
+
+    Raises:
+        ConfigError: ``neighbours`` or ``memory_size`` is out of range, or only one of background and bank is given.
     """
     from sklearn.neighbors import NearestNeighbors
 
-    pixels = _pixels(array)
+    if neighbours < 1 or memory_size < 2:
+        raise ConfigError(f"knn_map needs neighbours >= 1 and memory_size >= 2; got neighbours={neighbours}, "
+                          f"memory_size={memory_size}")
     if (background is None) != (bank is None):
-        raise ValueError("knn_map needs both a background and its bank, or neither")
+        raise ConfigError("knn_map needs both a background and its bank, or neither")
+    pixels = _pixels(array)
     if background is None or bank is None:
+        if len(pixels) < 2:
+            return np.zeros(array.shape[1:])
         background = Background.fit(pixels, components or KNN_COMPONENTS, regularization)
         z = background.whiten(pixels)
         kept = np.arange(len(z))
         if len(z) > memory_size:
             kept = np.sort(np.random.default_rng(seed).choice(len(z), size=memory_size, replace=False))
-        k = max(1, min(neighbours, len(kept) - 1))
-        index = NearestNeighbors(n_neighbors=k).fit(z[kept])
+        index = NearestNeighbors().fit(z[kept])
+        k = min(neighbours, len(kept) - 1)
         scores = np.empty(len(z))
-        scores[kept] = index.kneighbors(None, k)[0].mean(axis=1)  # X=None: each bank pixel without itself
+        scores[kept] = _mean_distances(index, z[kept], k, own=True)
         rest = np.setdiff1d(np.arange(len(z)), kept, assume_unique=True)
         if rest.size:
-            scores[rest] = index.kneighbors(z[rest], k)[0].mean(axis=1)
+            scores[rest] = _mean_distances(index, z[rest], k)
         return scores.reshape(array.shape[1:])
-    k = min(neighbours, len(bank))
-    distances = NearestNeighbors(n_neighbors=k).fit(bank).kneighbors(background.whiten(pixels), k)[0]
-    return distances.mean(axis=1).reshape(array.shape[1:])
+    index = NearestNeighbors().fit(bank)
+    return _mean_distances(index, background.whiten(pixels), min(neighbours, len(bank))).reshape(array.shape[1:])
+
+
+def _mean_distances(index: Any, queries: np.ndarray, k: int, *, own: bool = False) -> np.ndarray:
+    """Mean distance of each query ``(P, k)`` to its ``k`` nearest indexed points: ``(P,)``.
+
+    Queries go in chunks (bounded memory on large scenes). ``own``: the queries are the indexed points, so each
+    one's nearest (itself, at distance 0 — or a duplicate at the same distance) is left out.
+    """
+    out = np.empty(len(queries))
+    for start in range(0, len(queries), _CHUNK):
+        chunk = queries[start:start + _CHUNK]
+        distances = index.kneighbors(chunk, k + 1)[0][:, 1:] if own else index.kneighbors(chunk, k)[0]
+        out[start:start + len(chunk)] = distances.mean(axis=1)
+    return out
 
 
 def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = None,
@@ -279,6 +301,8 @@ def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = 
     ``fit_on="sample"`` and by local RX, which take the background from the sample itself.
     """
     own = config.fit_on == "sample"
+    if not own and config.mode != "local" and (background is None or (config.mode == "knn" and bank is None)):
+        raise ConfigError("rx_map with fit_on='train' needs the fitted background (and for knn its bank)")
     if config.mode == "local":
         heat = local_rx(array, inner_window=config.inner_window, outer_window=config.outer_window,
                         components=config.components, regularization=config.regularization)
@@ -300,11 +324,19 @@ def scene_map(array: np.ndarray, **options: Any) -> np.ndarray:
     :class:`RXConfig` (``fit_on`` is ``sample``), e.g. ``scene_map(cube, mode="knn")``.
 
     Raises:
-        ConfigError: an option is invalid.
+        ConfigError: an option is invalid (or ``fit_on`` is not ``sample``).
+        ShapeError: ``array`` is not one sample ``(C, H, W)`` or ``(C, D, H, W)``.
     """
+    if options.get("fit_on", "sample") != "sample":
+        raise ConfigError(f"scene_map fits on the scene itself (fit_on='sample'); got fit_on={options['fit_on']!r} "
+                          "(fit an RX detector on training samples instead)")
+    array = np.asarray(array)
+    if array.ndim not in (3, 4) or array.size == 0:
+        raise ShapeError(f"scene_map takes one sample (C, H, W) or (C, D, H, W) with pixels; got shape "
+                         f"{tuple(array.shape)}")
     config = from_dict(RXConfig, {**options, "fit_on": "sample"}, where="RX options")
     config.validate()
-    return rx_map(np.asarray(array), config)
+    return rx_map(array, config)
 
 
 @DETECTORS.register("rx")
@@ -356,7 +388,7 @@ class RX(Detector):
             self._check(array)
         components = config.components or (KNN_COMPONENTS if config.mode == "knn" else None)
         self.background_ = Background.from_samples(arrays, components, config.regularization)
-        self.bank_ = self._draw_bank(arrays) if config.mode == "knn" else None
+        self.bank_ = self._draw_bank(arrays) if _uses_bank(config) else None
         for array in val:
             self._check(array)
         maps = [self._map(a) for a in val]
@@ -382,16 +414,12 @@ class RX(Detector):
     def _draw_bank(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Whitened background pixels ``(≤ memory_size, k)`` for knn, drawn at random, evenly over the samples."""
         rng = np.random.default_rng(self.config_.seed)
-        per_sample = -(-self.config_.memory_size // len(arrays))
+        sizes = [int(np.prod(a.shape[1:])) for a in arrays]
         drawn = []
-        for array in arrays:
-            pixels = _pixels(array)
-            take = rng.choice(len(pixels), size=min(per_sample, len(pixels)), replace=False)
-            drawn.append(self.background_.whiten(pixels[np.sort(take)]))
-        bank = np.concatenate(drawn)
-        if len(bank) > self.config_.memory_size:
-            bank = bank[np.sort(rng.choice(len(bank), size=self.config_.memory_size, replace=False))]
-        return bank.astype(np.float32)
+        for array, size, count in zip(arrays, sizes, even_counts(sizes, self.config_.memory_size), strict=True):
+            take = np.sort(rng.choice(size, size=int(count), replace=False))
+            drawn.append(self.background_.whiten(_pixels(array)[take]))
+        return np.concatenate(drawn).astype(np.float32)
 
     def _map(self, array: np.ndarray) -> np.ndarray:
         return rx_map(array, self.config_, self.background_, self.bank_)
@@ -459,22 +487,21 @@ class RX(Detector):
         detector.in_channels_ = int(state["in_channels"])
         detector.spatial_dims_ = int(state["spatial_dims"])
         detector.background_ = Background.from_dict(state["background"])
-        detector.bank_ = _read_bank(Path(path) / BANK_FILE) if detector.config_.mode == "knn" else None
+        detector.bank_ = None
+        if _uses_bank(detector.config_):
+            detector.bank_ = read_npz(Path(path) / BANK_FILE, ["bank"], "knn background pixels")["bank"]
+            if detector.bank_.ndim != 2 or detector.bank_.shape[1] != detector.background_.axes.shape[1]:
+                raise ReadError(Path(path) / BANK_FILE, f"knn background pixels of shape {detector.bank_.shape}; "
+                                f"expected (M, {detector.background_.axes.shape[1]}) for this background")
         detector.val_scores_ = np.asarray(state["val_scores"])
         detector.normalizer_ = GlobalNormalizer.from_dict(state["normalizer"])
         detector.threshold_ = float(state["threshold"])
         return detector
 
 
-def _read_bank(path: Path) -> np.ndarray:
-    """The saved knn background pixels ``(M, k)``; a missing or corrupt file is named."""
-    from seedlens.errors import ReadError
-
-    try:
-        with np.load(path) as content:
-            return np.asarray(content["bank"], dtype=np.float32)
-    except (OSError, KeyError, ValueError) as error:
-        raise ReadError(path, f"unreadable knn background pixels: {error}") from error
+def _uses_bank(config: RXConfig) -> bool:
+    """Whether the detector keeps whitened training pixels: knn with a training-fitted background."""
+    return config.mode == "knn" and config.fit_on == "train"
 
 
 def _same(maps: list[np.ndarray]) -> bool:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from seedlens.detectors import RX, load_detector
+from seedlens.detectors._inputs import even_counts
 from seedlens.detectors.rx import Background, global_rx, knn_map, local_rx, scene_map
-from seedlens.errors import ConfigError, ReadError
+from seedlens.errors import ConfigError, ReadError, ShapeError
 from seedlens.evaluation import image_auroc
 
 
@@ -130,6 +131,43 @@ def test_knn_detector_on_training_scenes_saves_a_bounded_background(tmp_path):
     assert detector.score(cube[None])[0] > detector.score(clean[None])[0]
     loaded = load_detector(detector.save(tmp_path / "rx"))
     np.testing.assert_allclose(loaded.score(cube[None]), detector.score(cube[None]), rtol=1e-6)
-    (tmp_path / "rx" / "bank.npz").write_bytes(b"not a numpy file")
-    with pytest.raises(ReadError, match=r"bank\.npz"):
+    saved = (tmp_path / "rx" / "bank.npz").read_bytes()
+    for damaged in (b"not a numpy file", saved[: len(saved) // 2], b""):  # garbage, cut short, empty
+        (tmp_path / "rx" / "bank.npz").write_bytes(damaged)
+        with pytest.raises(ReadError, match=r"bank\.npz"):
+            load_detector(tmp_path / "rx")
+    np.savez(tmp_path / "rx" / "bank.npz", bank=np.zeros((10, 3), np.float32))  # a bank of another width
+    with pytest.raises(ReadError, match=r"expected \(M, 4\)"):
         load_detector(tmp_path / "rx")
+
+
+def test_knn_bank_is_filled_from_the_larger_samples_and_kept_only_when_used(tmp_path):
+    rng = np.random.default_rng(0)
+    cubes = [rng.random((3, 2, 2), dtype=np.float32) for _ in range(8)] + \
+            [rng.random((3, 32, 32), dtype=np.float32) for _ in range(3)]
+    detector = RX(mode="knn", memory_size=1000, val_fraction=0.1, seed=1).fit(cubes)
+    assert detector.bank_.shape == (1000, 3)  # 3 bands: 3 components; 32 px from the 2x2 cubes, the rest from the large
+    transductive = RX(mode="knn", fit_on="sample", modality="cube").fit(np.stack(cubes[-3:]))
+    assert transductive.bank_ is None
+    folder = transductive.save(tmp_path / "own")
+    assert not (folder / "bank.npz").exists()
+    np.testing.assert_allclose(load_detector(folder).score(cubes[-1][None]), transductive.score(cubes[-1][None]))
+    volumes = rng.random((4, 2, 6, 6, 6), dtype=np.float32)
+    assert RX(mode="knn", neighbours=5).fit(volumes).explain(volumes[:1]).shape == (1, 1, 6, 6, 6)
+
+
+def test_even_counts_fill_the_shortfall_of_small_pools():
+    np.testing.assert_array_equal(even_counts([4, 4, 100, 100], 100), [4, 4, 46, 46])
+    np.testing.assert_array_equal(even_counts([3, 5], 100), [3, 5])
+    assert even_counts([7] * 10, 5).sum() == 5 and even_counts([7] * 10, 5).max() == 1
+
+
+def test_tiny_and_malformed_scenes():
+    assert knn_map(np.ones((5, 1, 1), np.float32)).tolist() == [[0.0]]  # one pixel: no background, like RX
+    assert knn_map(np.random.default_rng(0).random((5, 1, 2))).shape == (1, 2)
+    with pytest.raises(ShapeError, match=r"\(12, 12\)"):
+        scene_map(np.zeros((12, 12)), mode="knn")
+    with pytest.raises(ConfigError, match="fit_on='train'"):
+        scene_map(np.zeros((3, 4, 4)), mode="knn", fit_on="train")
+    with pytest.raises(ConfigError, match="memory_size=1"):
+        knn_map(np.zeros((3, 4, 4)), memory_size=1)
