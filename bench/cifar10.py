@@ -18,7 +18,7 @@ DEFAULT_EPOCHS = 0  # nothing is trained
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 ANCHORS = {"FCDD with OE (paper, CIFAR-100 outliers)": 0.95, "GEO (paper)": 0.86, "Deep SVDD (paper)": 0.65,
            "Autoencoder (paper)": 0.59}
-#: The knn configuration chosen on CIFAR-10 (SELECTION says how); Fashion-MNIST reuses it.
+#: The knn configuration chosen on CIFAR-10 (SELECTION says how).
 CONFIGURATION = {"stage": 8, "pooling": "meanstd", "metric": "cosine", "k": 10, "image_size": 224}
 #: Normal training images per class held out by the detector (for its threshold): 200 of 5000.
 VAL_FRACTION = 0.04
@@ -33,6 +33,8 @@ SELECTION = (
     "a look at test labels, stated here. The previous configuration (stage 7, k = 5, 1000 images per class, "
     "0.882 on test) was the best of 29 on a smaller split of the training set."
 )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default="0-9", help="class indices, e.g. 0-9 or 0,3,7")
     parser.add_argument("--train-per-class", type=int, default=0, help="0: all 5000")

@@ -51,7 +51,7 @@ def load_scene(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seedlens.detectors.rx import scene_map
+    from seedlens.detectors.rx import KNN_COMPONENTS, KNN_SMOOTHING, RXConfig, scene_map
     from seedlens.evaluation import image_auroc
 
     root = Path(args.data_root) / "hsi-anomaly"
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     means = {name: float(np.mean([per_scene[s][name] for s in per_scene])) for name in names}
     settings = {
         "inner_window": args.inner_window, "outer_window": args.outer_window,
-        "knn_defaults": {"components": 4, "neighbours": 100, "smoothing": 0.5},
+        "knn_defaults": {"components": KNN_COMPONENTS, "neighbours": RXConfig().neighbours, "smoothing": KNN_SMOOTHING},
         "knn_grid": [dict(zip(("components", "neighbours", "smoothing"), g, strict=True)) for g in GRID],
         "configurations_tried": 2 + len(GRID),
         "protocol": "transductive, unsupervised, pixel AUROC; knn setting by leave-one-scene-out",

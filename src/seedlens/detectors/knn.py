@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
-from seedlens.detectors._inputs import as_array_list, normal_train_val, read_npz, stack_or_list
+from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
@@ -262,20 +262,19 @@ class KNN(Detector):
         from rich.progress import track
 
         rng = np.random.default_rng(self.config_.seed)
-        per_image = -(-self.config_.memory_size // len(arrays))
+        counts: np.ndarray | None = None  # patches drawn per image, once the grid size is known
         pooled, memory = [], []
         starts = range(0, len(arrays), self.config_.batch_size)
         for start in track(starts, description="features", disable=not progress, transient=True):
             features, patches = self._features(arrays[start:start + self.config_.batch_size], want_patches=True)
             assert patches is not None
             grids = patches.permute(0, 2, 3, 1).reshape(patches.shape[0], -1, patches.shape[1]).numpy()
-            take = min(per_image, grids.shape[1])
-            memory += [grid[rng.choice(grid.shape[0], size=take, replace=False)] for grid in grids]
+            if counts is None:  # every image is resized alike, so every grid has the same size
+                counts = even_counts([grids.shape[1]] * len(arrays), self.config_.memory_size)
+            memory += [grid[np.sort(rng.choice(grid.shape[0], size=int(count), replace=False))]
+                       for grid, count in zip(grids, counts[start:start + len(grids)], strict=True)]
             pooled.append(features.numpy())
-        drawn = np.concatenate(memory)
-        if len(drawn) > self.config_.memory_size:
-            drawn = drawn[np.sort(rng.choice(len(drawn), size=self.config_.memory_size, replace=False))]
-        return np.concatenate(pooled), drawn
+        return np.concatenate(pooled), np.concatenate(memory)
 
     @torch.no_grad()
     def _features(self, arrays: list[np.ndarray], *,
