@@ -1,45 +1,117 @@
-"""One-vs-rest with the knn detector: one fit per normal class, the test set embedded once and scored per class."""
+"""One-vs-rest benchmarks: one fit per normal class, every other class's test images are the anomalies.
+
+Methods compared on identical splits: the knn detector (the test set embedded once and scored per class), an
+IsolationForest (scikit-learn) on the same pretrained features, and the trained baselines (vanilla FCDD, HSC,
+autoencoder) with library defaults.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+METHODS = ("knn", "iforest", "fcdd", "hsc", "autoencoder")
+TRAINED = ("fcdd", "hsc", "autoencoder")
+LABELS = {
+    "knn": "seedlens knn",
+    "iforest": "IsolationForest (scikit-learn) on the knn features",
+    "fcdd": "vanilla FCDD (confetti noise, from scratch)",
+    "hsc": "HSC baseline",
+    "autoencoder": "autoencoder baseline",
+}
 
-def knn_one_vs_rest(
+
+def parse_methods(spec: str) -> list[str]:
+    """``"knn,fcdd"`` -> ``["knn", "fcdd"]``; an unknown name is an error that lists the known ones."""
+    methods = [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise SystemExit(f"--methods: unknown {unknown or spec!r}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def one_vs_rest(
+    methods: list[str],
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
     classes: list[int],
     names: list[str],
+    *,
     train_per_class: int | None,
-    options: dict[str, Any],
-) -> dict[str, float]:
-    """Return ``{class name: AUROC}`` of one-vs-rest detection with the knn detector.
+    knn_options: dict[str, Any],
+    trained_detector: Callable[[str, int], Any] | None = None,
+    seeds: int = 1,
+) -> dict[str, dict[str, list[float]]]:
+    """Return ``{method: {class name: [AUROC per seed]}}`` (one entry for the deterministic knn and iforest).
 
     The class is normal (its first ``train_per_class`` training images, or all); every other test image is an
-    anomaly. Images are ``(N, C, H, W)`` arrays. The test set is embedded once; a detector whose preprocessing
-    differs from the one that embedded it (e.g. another fitted intensity range) embeds it again.
+    anomaly. Images are ``(N, C, H, W)`` arrays. ``trained_detector(method, seed)`` builds an unfitted trained
+    baseline.
     """
     from seedlens.detectors import KNN
     from seedlens.evaluation import image_auroc
 
-    aurocs: dict[str, float] = {}
+    out: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
     cache: dict[str, np.ndarray] = {}
     for c in classes:
-        start = time.perf_counter()
         normal = x_train[y_train == c]
         if train_per_class is not None:
             normal = normal[:train_per_class]
-        detector = KNN(**options).fit(normal, progress=False)
-        scores = detector.score_embeddings(cached_embeddings(detector, x_test, cache))
-        aurocs[names[c]] = image_auroc((y_test != c).astype(int), scores)
-        print(f"class {c} ({names[c]}): AUROC {aurocs[names[c]]:.4f} ({time.perf_counter() - start:.0f} s)",
-              flush=True)
-    return aurocs
+        labels = (y_test != c).astype(int)
+        if "knn" in methods or "iforest" in methods:
+            start = time.perf_counter()
+            detector = KNN(**knn_options).fit(normal, progress=False)
+            test = cached_embeddings(detector, x_test, cache)
+            if "knn" in methods:
+                out["knn"][names[c]] = [image_auroc(labels, detector.score_embeddings(test))]
+            if "iforest" in methods:
+                out["iforest"][names[c]] = [image_auroc(labels, isolation_forest_scores(detector.bank_, test))]
+            _report(c, names[c], "knn features", out, ("knn", "iforest"), start)
+        for method in (m for m in methods if m in TRAINED):
+            if trained_detector is None:
+                raise ValueError(f"method {method!r} needs trained_detector")
+            start = time.perf_counter()
+            for seed in range(seeds):
+                detector = trained_detector(method, seed).fit(normal, progress=False)
+                out[method].setdefault(names[c], []).append(image_auroc(labels, detector.score(x_test)))
+            _report(c, names[c], method, out, (method,), start)
+    return out
+
+
+def isolation_forest_scores(normal: np.ndarray, test: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Anomaly scores ``(N,)`` of test features ``(N, F)`` from an IsolationForest fitted on normal ``(M, F)``."""
+    from sklearn.ensemble import IsolationForest
+
+    forest = IsolationForest(n_estimators=200, random_state=seed).fit(normal)
+    return np.asarray(-forest.score_samples(test))
+
+
+def summary(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """Per-class means and the mean over classes of each method."""
+    per_class = {m: {name: float(np.mean(v)) for name, v in rows.items()} for m, rows in per_seed.items()}
+    return {"per_class_per_seed": per_seed, "methods": per_class,
+            "mean_auroc": {m: float(np.mean(list(rows.values()))) for m, rows in per_class.items() if rows}}
+
+
+def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, seeds: int) -> list[str]:
+    """Markdown table rows: one per method, trained baselines labelled with their epochs and seeds."""
+    lines = ["| method | " + " | ".join(names) + " | **mean** |", "|---|" + "---|" * (len(names) + 1)]
+    for method, row in results["methods"].items():
+        label = LABELS[method] + (f" ({epochs} epochs × {seeds} seed(s))" if method in TRAINED else "")
+        lines.append(f"| {label} | " + " | ".join(f"{row[n]:.3f}" if n in row else "–" for n in names)
+                     + f" | **{results['mean_auroc'][method]:.3f}** |")
+    return lines
+
+
+def _report(c: int, name: str, what: str, out: dict[str, dict[str, list[float]]], methods: tuple[str, ...],
+            start: float) -> None:
+    figures = ", ".join(f"{m} {np.mean(out[m][name]):.4f}" for m in methods if name in out.get(m, {}))
+    print(f"class {c} ({name}), {what}: {figures} ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
 def cached_embeddings(detector: Any, images: Any, cache: dict[str, np.ndarray]) -> np.ndarray:

@@ -10,6 +10,6 @@ python -c "import seedlens.detectors, seedlens.training, seedlens.evaluation, sk
   || { pip list 2>/dev/null | head -80; exit 3; }
 timeout 100 python -m bench run speed --device cuda --tag gpu --out-dir "$RESULTS"
 timeout "${FMNIST_SECONDS:-330}" python -m bench run fashion_mnist --device cuda --tag gpu --out-dir "$RESULTS" \
-  --data-root .bench-data --epochs "${EPOCHS:-10}" --anomalies "${ANOMALIES:-outliers}" \
+  --data-root .bench-data --methods fcdd --train-per-class 0 --epochs "${EPOCHS:-10}" --anomalies "${ANOMALIES:-outliers}" \
   --outlier-dir .bench-data/cifar-oe --optimizer "${OPTIMIZER:-adam}" --lr "${LR:-1e-3}"
 ls -la "$RESULTS"

@@ -1,20 +1,24 @@
 """Fashion-MNIST one-vs-rest: fit a detector on one class, AUROC of that class vs all other test images.
 
-Reads ``DATA_ROOT/fashion-mnist/fashion_mnist.npz``. ``--detector fcdd`` (default) trains FCDD with confetti noise
-(default) or Outlier Exposure with grey CIFAR-10 images (``--anomalies outliers``; needs ``DATA_ROOT/cifar10``), never
-other Fashion-MNIST classes. ``--detector knn`` fits the training-free knn detector on pretrained features, with the
-configuration chosen on CIFAR-10 (``bench/cifar10.py``'s defaults), not tuned on Fashion-MNIST.
+Reads ``DATA_ROOT/fashion-mnist/fashion_mnist.npz``. ``--methods`` picks any of: ``knn`` (the training-free knn
+detector on pretrained features, with the configuration first chosen on CIFAR-10, not tuned on Fashion-MNIST),
+``iforest`` (an IsolationForest on the same features), ``fcdd`` (trained with confetti noise, or Outlier Exposure
+with grey CIFAR-10 images with ``--anomalies outliers``; needs ``DATA_ROOT/cifar10``; never other Fashion-MNIST
+classes), ``hsc`` and ``autoencoder``. The trained methods share ``--optimizer``, ``--lr`` and ``--batch-size``
+(the FCDD paper's SGD settings by default). Every method sees the same first ``--train-per-class`` images of the
+normal class and the same 10000 test images.
 """
 
 from __future__ import annotations
 
 import argparse
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench._onevsrest import METHODS, method_rows
 
 #: Smoke-level default: 3 epochs × 10 classes ≈ 30 min on 2 CPU cores; use a GPU and more epochs for real numbers.
 DEFAULT_EPOCHS = 3
@@ -31,8 +35,8 @@ KNN_SELECTION = ("the first CIFAR-10 configuration (best of 29 on a CIFAR-10 tra
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", default="fcdd", choices=["fcdd", "knn"])
-    parser.add_argument("--train-per-class", type=int, default=1000, help="knn: training images per class (0: all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"any of {', '.join(METHODS)}")
+    parser.add_argument("--train-per-class", type=int, default=1000, help="training images per class (0: all 6000)")
     parser.add_argument("--classes", default="0-9", help="class indices, e.g. 0-9 or 0,3,7")
     parser.add_argument("--anomalies", default="confetti", choices=["confetti", "outliers"])
     parser.add_argument("--optimizer", default="sgd")
@@ -66,107 +70,73 @@ def grey_cifar_folder(data_root: Path, count: int = 2000, seed: int = 0) -> Path
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from seedlens.detectors import FCDD
-    from seedlens.evaluation import image_auroc
+    from bench._onevsrest import one_vs_rest, parse_methods, summary
+    from seedlens.detectors import create_detector
 
+    methods = parse_methods(args.methods)
     data = np.load(Path(args.data_root) / "fashion-mnist" / "fashion_mnist.npz")
-    x_train, y_train = data["x_train"], data["y_train"]
-    x_test, y_test = data["x_test"], data["y_test"]
-    if args.detector == "knn":
-        return _run_knn(args, x_train, y_train, x_test, y_test)
-    test = x_test[:, None].astype(np.float32) / 255.0
+    x_train, y_train = data["x_train"][:, None] / np.float32(255), data["y_train"]
+    x_test, y_test = data["x_test"][:, None] / np.float32(255), data["y_test"]
+    training = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size, "lr_decay": 0.98,
+                "weight_decay": 1e-6}
+    exposure: dict[str, Any] = {"anomalies": args.anomalies}
+    if args.anomalies == "outliers" and any(m in methods for m in ("fcdd", "hsc")):
+        exposure["outlier_dir"] = args.outlier_dir or str(grey_cifar_folder(Path(args.data_root)))
+
+    def trained(method: str, seed: int) -> Any:
+        extra = exposure if method in ("fcdd", "hsc") else {}
+        return create_detector(method, image_size=28, epochs=args.epochs, device=args.device, seed=seed,
+                               **training, **extra)
+
+    knn_options = {**KNN_CONFIGURATION, "score": "image", "intensity": "none", "device": args.device}
+    per_class = args.train_per_class or None
+    per_seed = one_vs_rest(methods, x_train, y_train, x_test, y_test, _classes(args.classes), CLASSES,
+                           train_per_class=per_class, knn_options=knn_options, trained_detector=trained,
+                           seeds=args.seeds)
     settings: dict[str, Any] = {
-        "detector": "fcdd",
-        "backbone": "fcdd28",
-        "image_size": 28,
+        "methods": methods,
+        "train_per_class": per_class or 6000,
+        "knn_options": knn_options,
+        "knn_selection": KNN_SELECTION,
         "epochs": args.epochs,
         "seeds": args.seeds,
         "anomalies": args.anomalies,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "lr_decay": 0.98,
-        "weight_decay": 1e-6,
+        **training,
         "device": args.device,
         "configurations_tried": 1,
     }
-    extra: dict[str, Any] = {}
     if args.anomalies == "outliers":
-        extra["outlier_dir"] = args.outlier_dir or str(grey_cifar_folder(Path(args.data_root)))
         settings["outliers"] = "2000 random CIFAR-10 training images, grey-scaled and resized to 28×28"
-    per_class: dict[str, list[float]] = {}
-    for c in _classes(args.classes):
-        normal = x_train[y_train == c][:, None].astype(np.float32) / 255.0
-        for seed in range(args.seeds):
-            start = time.perf_counter()
-            detector = FCDD(
-                backbone="fcdd28",
-                image_size=28,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                optimizer=args.optimizer,
-                lr=args.lr,
-                lr_decay=0.98,
-                weight_decay=1e-6,
-                device=args.device,
-                seed=seed,
-                anomalies=args.anomalies,
-                **extra,
-            ).fit(normal, progress=False)
-            auroc = image_auroc((y_test != c).astype(int), detector.score(test))
-            per_class.setdefault(CLASSES[c], []).append(auroc)
-            print(
-                f"class {c} ({CLASSES[c]}) seed {seed}: AUROC {auroc:.4f} ({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
-    means = {name: float(np.mean(v)) for name, v in per_class.items()}
-    results = {
-        "per_class_per_seed": per_class,
-        "per_class_mean": means,
-        "mean_auroc": float(np.mean(list(means.values()))),
-        "anchors": ANCHORS,
-    }
-    return settings, results
-
-
-def _run_knn(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-             y_test: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bench._onevsrest import knn_one_vs_rest
-
-    options = {**KNN_CONFIGURATION, "score": "image", "intensity": "none", "device": args.device}
-    per_class = args.train_per_class or None
-    aurocs = knn_one_vs_rest(x_train[:, None] / np.float32(255), y_train, x_test[:, None] / np.float32(255), y_test,
-                             _classes(args.classes), CLASSES, per_class, options)
-    settings = {"detector": "knn", "options": options, "train_per_class": per_class or 6000,
-                "configurations_tried": 1, "selection": KNN_SELECTION,
-                "device": args.device}
-    means = {name: float(v) for name, v in aurocs.items()}
-    return settings, {"per_class_mean": means, "mean_auroc": float(np.mean(list(means.values()))),
-                      "anchors": ANCHORS}
-
-
-def _save_partial(args: argparse.Namespace, settings: dict[str, Any], per_class: dict[str, list[float]]) -> None:
-    """Keep what has finished, so a run stopped by a time limit still leaves its classes behind."""
-    import json
-
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = "fashion_mnist" + (f"-{args.tag}" if args.tag else "")
-    (out / f"{name}.partial.json").write_text(json.dumps({"settings": settings, "per_class": per_class}, indent=2))
+    return settings, {**summary(per_seed), "anchors": ANCHORS}
 
 
 def markdown(result: dict[str, Any]) -> str:
     r, s = result["results"], result["settings"]
+    anchors = ", ".join(f"{k} {v:.2f}" for k, v in r["anchors"].items())
+    if "methods" in r:
+        lines = method_rows(r, CLASSES, s["epochs"], s["seeds"])
+        lines += ["", f"Anchors (mean AUROC): {anchors}."]
+        trained = [m for m in r["methods"] if m not in ("knn", "iforest")]
+        parts = [f"every method on the first {s['train_per_class']} training images of the normal class"]
+        if set(r["methods"]) & {"knn", "iforest"}:
+            o = s["knn_options"]
+            parts.append(f"knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, {o['metric']} "
+                         f"distance, k = {o['k']}, {o['image_size']}×{o['image_size']} inputs; {s['knn_selection']})")
+        if trained:
+            parts.append(f"trained methods at 28×28: {s['epochs']} epochs × {s['seeds']} seed(s), {s['optimizer']} "
+                         f"lr {s['lr']}, batch {s['batch_size']}, FCDD/HSC anomalies: {s['anomalies']}")
+        lines.append(f"Settings: {'; '.join(parts)}; device {s['device']}.")
+        return "\n".join(lines)
+    # results written before the benchmark compared methods: one detector per file
     lines = [
         "| class | " + " | ".join(r["per_class_mean"]) + " | **mean** |",
         "|---|" + "---|" * (len(r["per_class_mean"]) + 1),
         f"| seedlens {'knn' if s.get('detector') == 'knn' else 'FCDD'} | "
         + " | ".join(f"{v:.3f}" for v in r["per_class_mean"].values())
         + f" | **{r['mean_auroc']:.3f}** |",
+        "",
+        f"Anchors (mean AUROC): {anchors}.",
     ]
-    anchors = ", ".join(f"{k} {v:.2f}" for k, v in r["anchors"].items())
-    lines.append("")
-    lines.append(f"Anchors (mean AUROC): {anchors}.")
     if s.get("detector") == "knn":
         o = s["options"]
         lines.append(f"Settings: knn on EfficientNet-Lite0 stage {o['stage']} ({o['pooling']} pooling, "

@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import create_engine, select, text
@@ -159,7 +160,7 @@ def measure(hub: LocalHub, where: str, repeats: int) -> dict:
                      .order_by(Sample.id).limit(51))
         sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         plan = [row[0] for row in session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"))]
-    rows, _ = page  # type: ignore[misc]
+    rows, _ = cast(tuple[list[Any], Any], page)
     indexes = sorted({m for line in plan for m in re.findall(r"(?:using|on) ((?:ix|pk|uq)_\w+)", line)})
     uses_index = any("Index" in line for line in plan)
     stats = {"where": where, "matches": count, "page_rows": len(rows),

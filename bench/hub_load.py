@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -78,7 +79,8 @@ async def client(url: str, token: str, blobs: list[str], stop: float, seed: int,
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         while time.monotonic() < stop:
             pick = rng.random()
-            headers = {}
+            headers: dict[str, str] = {}
+            params: dict[str, Any]
             if pick < 0.4:
                 kind, path, params = "list", "/api/v1/samples", {"limit": 50}
             elif pick < 0.7:

@@ -72,10 +72,11 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     results: dict[str, Any] = {"methods": {}}
     for method in methods:
         start = time.perf_counter()
+        row: dict[str, Any]
         if method == "cli":
             row = {"pooled": _cli_pooled(manifest, Path(args.out_dir))}
         else:
-            rows = []
+            rows: list[dict[str, Any]] = []
             for seed in range(args.seeds if method != "knn" else 1):  # knn trains nothing: one run
                 detector = _detector(method, args, seed).fit(source, progress=False)
                 scores = detector.score(arrays)

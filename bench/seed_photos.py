@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     for name in names:
         members = np.flatnonzero(labels == name)
         others = np.flatnonzero(labels != name)
-        normal_scores, anomaly_scores = [], []
+        normal_scores: list[float] = []
+        anomaly_scores: list[float] = []
         for left_out in members:
             train = [photos[i] for i in members if i != left_out]
             detector = KNN(**options).fit(train, progress=False)

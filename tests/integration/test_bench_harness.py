@@ -144,12 +144,45 @@ def test_cifar10_and_seed_photo_harnesses_on_tiny_images(tmp_path):
             Image.fromarray(image).save(photos / f"{8 * s + i:03d}_{species}.jpg")
     out = tmp_path / "bench" / "results"
     bench("run", "cifar10", "--data-root", tmp_path / "data", "--train-per-class", "4", "--image-size", "32",
-          "--device", "cpu", "--out-dir", out)
+          "--methods", "knn,iforest,autoencoder", "--epochs", "1", "--device", "cpu", "--out-dir", out)
     bench("run", "seed_photos", "--data-root", tmp_path / "data", "--image-size", "32", "--device", "cpu",
           "--out-dir", out)
     cifar = json.loads((out / "cifar10.json").read_text())["results"]
-    assert list(cifar["per_class"]) == CLASSES and cifar["mean_auroc"] > 0.8  # one flat colour per class
+    assert list(cifar["methods"]) == ["knn", "iforest", "autoencoder"]
+    assert list(cifar["methods"]["knn"]) == CLASSES and cifar["mean_auroc"]["knn"] > 0.8  # one flat colour per class
+    assert 0.5 < cifar["mean_auroc"]["iforest"] <= 1  # a forest on three bank images per class: above chance only
+    assert len(cifar["per_class_per_seed"]["autoencoder"]["bird"]) == 1
     seeds = json.loads((out / "seed_photos.json").read_text())["results"]
     assert set(seeds["per_species"]) == {"flax", "rice", "oat"} and seeds["mean_auroc"] > 0.8
     table = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| seedlens knn |" in table and "No published anchor" in table
+    assert "| autoencoder baseline (1 epochs × 1 seed(s)) |" in table
+
+
+def test_fashion_mnist_harness_compares_methods_on_the_same_images(tmp_path):
+    rng = np.random.default_rng(2)
+    (tmp_path / "data" / "fashion-mnist").mkdir(parents=True)
+
+    def images(classes: np.ndarray) -> np.ndarray:
+        x = rng.normal(40, 10, size=(len(classes), 28, 28))
+        for i, c in enumerate(classes):  # class c: a bright bar at row 2c
+            x[i, 2 * c:2 * c + 4] += 180
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+    y_train, y_test = np.repeat(np.arange(10), 10), np.repeat(np.arange(10), 3)
+    np.savez(tmp_path / "data" / "fashion-mnist" / "fashion_mnist.npz", x_train=images(y_train), y_train=y_train,
+             x_test=images(y_test), y_test=y_test)
+    out = tmp_path / "bench" / "results"
+    bench("run", "fashion_mnist", "--data-root", tmp_path / "data", "--methods", "knn,iforest,hsc", "--classes",
+          "0,5", "--train-per-class", "8", "--epochs", "1", "--device", "cpu", "--out-dir", out)
+    result = json.loads((out / "fashion_mnist.json").read_text())
+    methods = result["results"]["methods"]
+    assert list(methods) == ["knn", "iforest", "hsc"] and set(methods["hsc"]) == {"t-shirt", "sandal"}
+    assert result["results"]["mean_auroc"]["knn"] > 0.9  # a bar at another height is obvious to pretrained features
+    assert result["settings"]["train_per_class"] == 8
+    table = (tmp_path / "bench" / "RESULTS.md").read_text()
+    assert "| HSC baseline (1 epochs × 1 seed(s)) |" in table and "first 8 training images" in table
+
+    failed = subprocess.run([sys.executable, "-m", "bench", "run", "fashion_mnist", "--data-root", tmp_path / "data",
+                             "--methods", "knn,svm", "--out-dir", out], cwd=ROOT, capture_output=True, text=True)
+    assert failed.returncode != 0 and "unknown ['svm']" in failed.stderr and "iforest" in failed.stderr
