@@ -38,7 +38,8 @@ def write_scenes(root: Path) -> None:
 def test_hsi_scenes_harness_writes_json_markdown_and_gallery(tmp_path):
     write_scenes(tmp_path / "data")
     out = tmp_path / "bench" / "results"
-    bench("run", "hsi_scenes", "--data-root", tmp_path / "data", "--out-dir", out, "--tag", "tiny")
+    bench("run", "hsi_scenes", "--data-root", tmp_path / "data", "--out-dir", out, "--tag", "tiny", "--epochs", "1",
+          "--device", "cpu")
     result = json.loads((out / "hsi_scenes-tiny.json").read_text())
     assert set(result["results"]["per_scene"]) == {"Hydice", "Pavia (ABU beach 4)", "Coast (ABU urban 2)",
                                                     "SanDiego"}
@@ -56,6 +57,9 @@ def test_hsi_scenes_harness_writes_json_markdown_and_gallery(tmp_path):
     table = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| seedlens global RX |" in table and "LREN (paper)" in table
     assert "| seedlens knn, leave one scene out |" in table
+    assert 0.0 <= means["vanilla FCDD (trained on crops of the scene)"] <= 1.0
+    assert "| seedlens vanilla FCDD (trained on crops of the scene) |" in table
+    assert "random crops of up to 32×32 px" in table
 
 
 def test_fusion_harness_on_a_tiny_synthetic_set(tmp_path):

@@ -22,7 +22,8 @@ def train(
         str,
         typer.Option(
             help="Detector: auto, knn, fcdd, hsc, autoencoder or rx (see `seedlens detectors`). auto: knn for grey "
-            "or RGB images, fcdd for volumes and cubes, or when --backbone / --epochs ask for a trained network."
+            "or RGB images, rx for hyperspectral cubes, fcdd for volumes, or when --backbone / --epochs ask for a "
+            "trained network."
         ),
     ] = "auto",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,

