@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                     results["knn_score"] = {"chosen": detector.score_, "val_auroc": detector.score_selection_}
                     results["gallery"] = write_gallery(detector, test, arrays, scores,
                                                        Path(args.out_dir) / "lung_ct_gallery.png")
+                    results["ucsd_errors"] = write_errors(test, arrays, scores,
+                                                          Path(args.out_dir) / "lung_ct_ucsd_errors.png")
             row = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
             row["per_seed"] = rows
         row["seconds"] = round(time.perf_counter() - start, 1)
@@ -188,6 +190,39 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     return path.name
 
 
+def write_errors(records: list[Any], arrays: list[np.ndarray], scores: np.ndarray, path: Path,
+                 count: int = 8) -> str | None:
+    """The UCSD test slices the knn ranks worst: the ``count`` highest-scoring non-COVID and lowest-scoring COVID."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ucsd = [i for i, r in enumerate(records) if r.meta.get("subset") == "ucsd"]
+    normal = sorted((i for i in ucsd if records[i].label == "noncovid"), key=lambda i: -scores[i])[:count]
+    covid = sorted((i for i in ucsd if records[i].label == "covid"), key=lambda i: scores[i])[:count]
+    if not normal or not covid:
+        return None
+    ranked = np.sort(scores[ucsd])[::-1]
+    fig = Figure(figsize=(2 * count, 4.6), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, count, squeeze=False)
+    for row, chosen in zip(axes, (normal, covid), strict=True):
+        for ax, index in zip(row, chosen, strict=False):
+            image = arrays[index][0].astype(np.float64)
+            low, high = np.percentile(image, [1, 99])
+            ax.imshow(np.clip((image - low) / max(high - low, 1e-9), 0, 1), cmap="gray")
+            rank = int(np.searchsorted(-ranked, -scores[index])) + 1
+            ax.set_title(f"{records[index].label}: score {scores[index]:.2f}\nrank {rank} of {len(ucsd)}", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(f"UCSD test slices the knn ranks worst: top, the {len(normal)} highest-scoring non-COVID slices; "
+                 f"bottom, the {len(covid)} lowest-scoring COVID slices (rank 1 = most anomalous)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path.name
+
+
 def markdown(result: dict[str, Any]) -> str:
     r, s = result["results"], result["settings"]
     header = ["| method | UCSD (split by patient) | Soares (image-level split: optimistic) | pooled | val pooled |",
@@ -219,6 +254,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", f"knn score picked on val: {chosen['chosen']} (val AUROC {picks})."]
     if r.get("gallery"):
         lines += ["", f"Heatmap gallery (8 COVID + 8 non-COVID test slices): [{r['gallery']}](results/{r['gallery']})."]
+    if r.get("ucsd_errors"):
+        lines += ["", f"Where UCSD fails: the highest-scoring non-COVID and lowest-scoring COVID test slices, "
+                  f"[{r['ucsd_errors']}](results/{r['ucsd_errors']})."]
     lines += ["", f"Selection: {s['selection']}", "",
               f"Trained baselines: image size {s['image_size_of_trained_baselines'] or 'library default'}, backbone "
               f"{s['backbone_of_trained_baselines']}, device {s['device']}."]

@@ -116,6 +116,8 @@ def test_lung_ct_harness_compares_knn_with_the_cli_defaults(tmp_path):
     assert abs(cli["pooled"] - knn["pooled"]) < 0.02  # the CLI's defaults are the knn row's
     assert result["knn_score"]["chosen"] in {"image", "patches", "both"}
     assert (out / "lung_ct_gallery.png").stat().st_size > 10_000
+    assert result["ucsd_errors"] == "lung_ct_ucsd_errors.png"
+    assert (out / "lung_ct_ucsd_errors.png").stat().st_size > 10_000
     assert "seedlens knn (library default for images)" in (tmp_path / "bench" / "RESULTS.md").read_text()
 
 
