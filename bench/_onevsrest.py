@@ -26,7 +26,7 @@ LABELS = {
 
 def parse_methods(spec: str) -> list[str]:
     """``"knn,fcdd"`` -> ``["knn", "fcdd"]``; an unknown name is an error that lists the known ones."""
-    methods = [m.strip() for m in spec.split(",") if m.strip()]
+    methods = list(dict.fromkeys(m.strip() for m in spec.split(",") if m.strip()))
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise SystemExit(f"--methods: unknown {unknown or spec!r}; choose from {', '.join(METHODS)}")
@@ -98,11 +98,15 @@ def summary(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
             "mean_auroc": {m: float(np.mean(list(rows.values()))) for m, rows in per_class.items() if rows}}
 
 
-def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, seeds: int) -> list[str]:
-    """Markdown table rows: one per method, trained baselines labelled with their epochs and seeds."""
+def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, seeds: int,
+                labels: dict[str, str] | None = None) -> list[str]:
+    """Markdown table rows: one per method that ran, trained baselines labelled with their epochs and seeds."""
     lines = ["| method | " + " | ".join(names) + " | **mean** |", "|---|" + "---|" * (len(names) + 1)]
     for method, row in results["methods"].items():
-        label = LABELS[method] + (f" ({epochs} epochs × {seeds} seed(s))" if method in TRAINED else "")
+        if method not in results["mean_auroc"]:
+            continue
+        label = {**LABELS, **(labels or {})}[method]
+        label += f" ({epochs} epochs × {seeds} seed(s))" if method in TRAINED else ""
         lines.append(f"| {label} | " + " | ".join(f"{row[n]:.3f}" if n in row else "–" for n in names)
                      + f" | **{results['mean_auroc'][method]:.3f}** |")
     return lines

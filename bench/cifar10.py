@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._onevsrest import METHODS, method_rows
+from bench._onevsrest import LABELS, METHODS, TRAINED, method_rows
 
 #: Epochs of the trained baselines: a smoke-level CPU figure (3 epochs × 3 baselines × 10 classes ≈ 40 min).
 DEFAULT_EPOCHS = 3
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                            _classes(args.classes), CLASSES, train_per_class=per_class, knn_options=options,
                            trained_detector=trained, seeds=args.seeds)
     settings = {
-        "detector": "knn",
         "methods": methods,
         "options": options,
         "train_per_class": per_class or 5000,
@@ -110,27 +109,29 @@ def markdown(result: dict[str, Any]) -> str:
     o = s["options"]
     anchors = ", ".join(f"{k} {v:.2f}" for k, v in r["anchors"].items())
     if "methods" in r:
+        ran = set(r["methods"])
         rows = method_rows(r, CLASSES, s.get("epochs_of_trained_baselines"), s.get("seeds_of_trained_baselines", 1))
     else:  # results written before the benchmark compared methods: knn alone
+        ran = {"knn"}
         rows = ["| class | " + " | ".join(r["per_class"]) + " | **mean** |",
                 "|---|" + "---|" * (len(r["per_class"]) + 1),
                 "| seedlens knn | " + " | ".join(f"{v:.3f}" for v in r["per_class"].values())
                 + f" | **{r['mean_auroc']:.3f}** |"]
-    lines = [
-        *rows,
-        "",
-        f"Anchors (mean AUROC): {anchors}; target ≥ 0.90.",
-        f"Settings: knn on EfficientNet-Lite0 {'head (stage 8)' if o['stage'] == 8 else 'stage ' + str(o['stage'])}"
-        f" ({o['pooling']} pooling, "
-        f"{o.get('metric', 'euclidean')} distance, k = {o.get('k', 1)}), {o['image_size']}×"
-        f"{o['image_size']} inputs, {s['train_per_class']} training images per class (a fraction "
-        f"{o.get('val_fraction', 0.2)} held out for the threshold, the rest in the bank), "
-        f"{s['test_images']} test images, "
-        f"device {o['device']}. Selection: {s['selection']}",
-    ]
-    if "methods" in r and set(r["methods"]) - {"knn"}:
-        lines.append(f"Baselines on the same splits and training images: IsolationForest (200 trees) on the knn's "
-                     f"bank features; FCDD (confetti noise: no outlier images), HSC and autoencoder with library "
-                     f"defaults (32×32, Adam, batch 32, {s['epochs_of_trained_baselines']} epochs: a CPU smoke "
-                     f"budget, far below the papers' training), nothing tuned.")
+    lines = [*rows, "", f"Anchors (mean AUROC): {anchors}; target ≥ 0.90."]
+    parts = [f"{s['train_per_class']} training images per class, {s['test_images']} test images"]
+    if ran & {"knn", "iforest"}:
+        stage = "head (stage 8)" if o["stage"] == 8 else f"stage {o['stage']}"
+        parts.append(f"knn on EfficientNet-Lite0 {stage} ({o['pooling']} pooling, {o.get('metric', 'euclidean')} "
+                     f"distance, k = {o.get('k', 1)}), {o['image_size']}×{o['image_size']} inputs, a fraction "
+                     f"{o.get('val_fraction', 0.2)} of the training images held out for the threshold, the rest in "
+                     f"the bank" + (", which the IsolationForest (200 trees) is fitted on" if "iforest" in ran else ""))
+    trained = sorted(ran & set(TRAINED))
+    if trained:
+        parts.append(f"{', '.join(LABELS[m] for m in trained)}: library defaults at 32×32 (Adam, batch 32, a "
+                     f"fraction 0.2 of the training images held out for the threshold, confetti noise for FCDD and "
+                     f"HSC: no outlier images), {s['epochs_of_trained_baselines']} epochs — a CPU smoke budget far "
+                     "below the papers' training; nothing tuned")
+    lines.append(f"Settings: {'; '.join(parts)}; device {o['device']}.")
+    if "knn" in ran:
+        lines.append(f"Selection of the knn configuration: {s['selection']}")
     return "\n".join(lines)

@@ -102,6 +102,15 @@ def test_score_of_a_missing_run_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "not a saved seedlens detector" in result.stderr
 
 
+def test_auto_trains_rx_on_cubes_unless_network_options_are_given(tmp_path):
+    manifest = write_seed_dataset(tmp_path / "cubes", modality="cube", n_train=6, n_val_normal=2, n_val_anomalous=1,
+                                  n_test_normal=1, n_test_anomalous=1, size=16, seed=0)
+    seedlens("train", manifest, "--out", tmp_path / "auto", "--no-progress")
+    assert "detector: rx" in (tmp_path / "auto" / "detector.yaml").read_text()
+    seedlens("train", manifest, "--out", tmp_path / "net", "--device", "cpu", "--no-progress")
+    assert "detector: fcdd" in (tmp_path / "net" / "detector.yaml").read_text()  # a network was configured
+
+
 def test_the_classical_rx_detector_runs_through_the_same_commands(tmp_path):
     manifest = write_seed_dataset(tmp_path / "cubes", modality="cube", n_train=8, n_val_normal=3, n_val_anomalous=2,
                                   n_test_normal=3, n_test_anomalous=3, size=16, seed=0)

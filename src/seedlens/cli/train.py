@@ -22,8 +22,8 @@ def train(
         str,
         typer.Option(
             help="Detector: auto, knn, fcdd, hsc, autoencoder or rx (see `seedlens detectors`). auto: knn for grey "
-            "or RGB images, rx for hyperspectral cubes, fcdd for volumes, or when --backbone / --epochs ask for a "
-            "trained network."
+            "or RGB images, rx for hyperspectral cubes, fcdd for volumes, or when --backbone / --epochs (or, for "
+            "cubes, --device / --image-size) ask for a trained network."
         ),
     ] = "auto",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,
@@ -82,7 +82,15 @@ def _auto_detector(source: Any, params: dict[str, Any], modality: str | None) ->
     if first is None:
         return "fcdd"  # fcdd's fit names what is missing
     sample = load_record(first, modality=modality)
-    return auto_detector(sample.array, modality or sample.meta.modality)  # a 3-band cube stays a cube
+    name = auto_detector(sample.array, modality or sample.meta.modality)  # a 3-band cube stays a cube
+    if name == "rx":
+        import dataclasses
+
+        from seedlens.detectors.rx import RXConfig
+
+        if set(params) - {field.name for field in dataclasses.fields(RXConfig)}:
+            return "fcdd"  # options of a trained network (device, image size, FCDD options) ask for one
+    return name
 
 
 def _open_data(
