@@ -106,7 +106,9 @@ def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, s
         if method not in results["mean_auroc"]:
             continue
         label = {**LABELS, **(labels or {})}[method]
-        label += f" ({epochs} epochs × {seeds} seed(s))" if method in TRAINED else ""
+        if method in TRAINED:
+            budget = f"{epochs} epochs × {seeds} seed(s)"
+            label = f"{label[:-1]}; {budget})" if label.endswith(")") else f"{label} ({budget})"
         lines.append(f"| {label} | " + " | ".join(f"{row[n]:.3f}" if n in row else "–" for n in names)
                      + f" | **{results['mean_auroc'][method]:.3f}** |")
     return lines

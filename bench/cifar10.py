@@ -125,7 +125,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"distance, k = {o.get('k', 1)}), {o['image_size']}×{o['image_size']} inputs, a fraction "
                      f"{o.get('val_fraction', 0.2)} of the training images held out for the threshold, the rest in "
                      f"the bank" + (", which the IsolationForest (200 trees) is fitted on" if "iforest" in ran else ""))
-    trained = sorted(ran & set(TRAINED))
+    trained = [m for m in r.get("methods", {}) if m in TRAINED]
     if trained:
         parts.append(f"{', '.join(LABELS[m] for m in trained)}: library defaults at 32×32 (Adam, batch 32, a "
                      f"fraction 0.2 of the training images held out for the threshold, confetti noise for FCDD and "
