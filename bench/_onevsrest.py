@@ -33,6 +33,14 @@ def parse_methods(spec: str) -> list[str]:
     return methods
 
 
+def parse_classes(spec: str) -> list[int]:
+    """``"0-9"`` or ``"0,3,7"`` -> class indices."""
+    if "-" in spec:
+        low, high = spec.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(c) for c in spec.split(",")]
+
+
 def one_vs_rest(
     methods: list[str],
     x_train: np.ndarray,

@@ -71,8 +71,7 @@ def load_split(tar_path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bench._onevsrest import one_vs_rest, parse_methods, summary
-    from bench.fashion_mnist import _classes
+    from bench._onevsrest import one_vs_rest, parse_classes, parse_methods, summary
     from seedlens.detectors import create_detector
 
     methods = parse_methods(args.methods)
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
     # Pixels scaled to [0, 1] here, so every class's detector preprocesses alike and the test set is embedded once.
     per_seed = one_vs_rest(methods, x_train / np.float32(255), y_train, x_test / np.float32(255), y_test,
-                           _classes(args.classes), CLASSES, train_per_class=per_class, knn_options=options,
+                           parse_classes(args.classes), CLASSES, train_per_class=per_class, knn_options=options,
                            trained_detector=trained, seeds=args.seeds)
     settings = {
         "methods": methods,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench._onevsrest import LABELS, METHODS, method_rows
+from bench.cifar10 import CONFIGURATION as CIFAR10_CONFIGURATION
 
 #: Smoke-level default for the trained methods (1000 images per class: about 3 min per class and method on 2 CPU
 #: cores); use a GPU, ``--train-per-class 0`` (all 6000) and more epochs for real numbers.
@@ -29,11 +30,11 @@ CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
 ANCHORS = {"FCDD with OE (paper)": 0.89, "GEO (paper)": 0.94, "Deep SVDD (paper)": 0.93, "Autoencoder (paper)": 0.82}
 
 
-#: The knn configuration: the one first chosen on a CIFAR-10 training-set val split (800 normal / 200 val images per
-#: class, best of 29), applied unchanged; never tuned on Fashion-MNIST.
-KNN_CONFIGURATION = {"stage": 7, "pooling": "meanstd", "metric": "cosine", "k": 5, "image_size": 224}
-KNN_SELECTION = ("the first CIFAR-10 configuration (best of 29 on a CIFAR-10 training-set val split), not tuned on "
-                 "Fashion-MNIST")
+#: The knn configuration: CIFAR-10's (chosen on a CIFAR-10 training-set val split), applied unchanged; never tuned
+#: on Fashion-MNIST.
+KNN_CONFIGURATION = dict(CIFAR10_CONFIGURATION)
+#: The first CIFAR-10 choice (800 normal / 200 val images per class, best of 29), which the first knn run used.
+FIRST_CIFAR10_CONFIGURATION = {"stage": 7, "pooling": "meanstd", "metric": "cosine", "k": 5, "image_size": 224}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,13 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--outlier-dir", default=None, help="folder of OE images (default: extract grey CIFAR-10)")
-
-
-def _classes(spec: str) -> list[int]:
-    if "-" in spec:
-        lo, hi = spec.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(c) for c in spec.split(",")]
 
 
 def grey_cifar_folder(data_root: Path, count: int = 2000, seed: int = 0) -> Path:
@@ -74,7 +68,7 @@ def grey_cifar_folder(data_root: Path, count: int = 2000, seed: int = 0) -> Path
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bench._onevsrest import one_vs_rest, parse_methods, summary
+    from bench._onevsrest import one_vs_rest, parse_classes, parse_methods, summary
     from seedlens.detectors import create_detector
 
     methods = parse_methods(args.methods)
@@ -95,7 +89,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     knn_options = {**KNN_CONFIGURATION, "stage": args.stage, "k": args.k, "score": "image", "intensity": "none",
                    "device": args.device}
     per_class = args.train_per_class or None
-    per_seed = one_vs_rest(methods, x_train, y_train, x_test, y_test, _classes(args.classes), CLASSES,
+    per_seed = one_vs_rest(methods, x_train, y_train, x_test, y_test, parse_classes(args.classes), CLASSES,
                            train_per_class=per_class, knn_options=knn_options, trained_detector=trained,
                            seeds=args.seeds)
     settings: dict[str, Any] = {
@@ -117,13 +111,12 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _selection(options: dict[str, Any]) -> str:
     """How the knn options were chosen: never on Fashion-MNIST."""
-    from bench.cifar10 import CONFIGURATION as CIFAR10
-
-    if all(options[key] == value for key, value in KNN_CONFIGURATION.items()):
-        return KNN_SELECTION
-    if all(options[key] == value for key, value in CIFAR10.items()):
-        return ("the current CIFAR-10 configuration (head features, k = 10; chosen on a CIFAR-10 training-set val "
-                "split), applied unchanged: not tuned on Fashion-MNIST")
+    if all(options[key] == value for key, value in CIFAR10_CONFIGURATION.items()):
+        return ("the CIFAR-10 configuration (head features, k = 10; chosen on a CIFAR-10 training-set val split), "
+                "applied unchanged: not tuned on Fashion-MNIST")
+    if all(options[key] == value for key, value in FIRST_CIFAR10_CONFIGURATION.items()):
+        return ("the first CIFAR-10 configuration (best of 29 on a CIFAR-10 training-set val split), not tuned on "
+                "Fashion-MNIST")
     return "given on the command line (--stage, --k)"
 
 
