@@ -32,7 +32,7 @@ def auto_detector(sample: np.ndarray, modality: str | Modality | None = None) ->
     Grey or RGB images get ``knn`` (pretrained features: the best lung CT, Fashion-MNIST, CIFAR-10 and seed-photo
     numbers of ``bench/RESULTS.md``, and no training) when its optional backbone package is installed. Hyperspectral
     cubes get ``rx`` (global RX fitted on the normal training cubes): on synthetic seed cubes it finds spectral
-    defects far better than FCDD trained with its defaults on a few hundred cubes (sample AUROC 0.93-1.0 vs
+    defects far better than FCDD trained with its defaults on 40-120 cubes (sample AUROC 0.93-1.0 vs
     0.70-0.78), with no training. Volumes, other channel counts, or images without that package get ``fcdd``.
     """
     import importlib.util
