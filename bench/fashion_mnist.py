@@ -1,7 +1,7 @@
 """Fashion-MNIST one-vs-rest: fit a detector on one class, AUROC of that class vs all other test images.
 
 Reads ``DATA_ROOT/fashion-mnist/fashion_mnist.npz``. ``--methods`` picks any of: ``knn`` (the training-free knn
-detector on pretrained features, with the configuration first chosen on CIFAR-10, not tuned on Fashion-MNIST),
+detector on pretrained features, with CIFAR-10's configuration, not tuned on Fashion-MNIST),
 ``iforest`` (an IsolationForest on the same features), ``fcdd`` (trained with confetti noise, or Outlier Exposure
 with grey CIFAR-10 images with ``--anomalies outliers``; needs ``DATA_ROOT/cifar10``; never other Fashion-MNIST
 classes), ``hsc`` and ``autoencoder``. The trained methods share ``--optimizer``, ``--lr`` and ``--batch-size``
@@ -22,7 +22,7 @@ import numpy as np
 from bench._onevsrest import LABELS, METHODS, method_rows
 from bench.cifar10 import CONFIGURATION as CIFAR10_CONFIGURATION
 
-#: Smoke-level default for the trained methods (1000 images per class: about 3 min per class and method on 2 CPU
+#: Smoke-level default for the trained methods (1000 images per class: under a minute per class and method on 2 CPU
 #: cores); use a GPU, ``--train-per-class 0`` (all 6000) and more epochs for real numbers.
 DEFAULT_EPOCHS = 3
 
