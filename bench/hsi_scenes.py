@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,14 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     from seedlens.evaluation import image_auroc
 
     root = Path(args.data_root) / "hsi-anomaly"
-    detectors = {
-        "global RX": {"mode": "global"},
-        "local RX": {"mode": "local", "inner_window": args.inner_window, "outer_window": args.outer_window},
-        DEFAULTS: {"mode": "knn"},
+    detectors: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "global RX": lambda cube: scene_map(cube, mode="global"),
+        "local RX": lambda cube: scene_map(cube, mode="local", inner_window=args.inner_window,
+                                           outer_window=args.outer_window),
+        DEFAULTS: lambda cube: scene_map(cube, mode="knn"),
     }
+    if args.epochs:
+        detectors[FCDD] = lambda cube: transductive_fcdd(cube, epochs=args.epochs, device=args.device)
     per_scene: dict[str, dict[str, float]] = {}
     seconds: dict[str, dict[str, float]] = {}
     grid_aurocs: dict[str, list[float]] = {}
@@ -76,18 +80,12 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         cube, truth = load_scene(root / file)
         per_scene[scene], seconds[scene] = {}, {}
         heats = {}
-        for name, options in detectors.items():
+        for name, detect in detectors.items():
             start = time.perf_counter()
-            heats[name] = heat = scene_map(cube, **options)
+            heats[name] = heat = detect(cube)
             seconds[scene][name] = round(time.perf_counter() - start, 2)
             per_scene[scene][name] = image_auroc(truth.ravel(), heat.ravel())
             print(f"  {scene}: {name} {per_scene[scene][name]:.4f}", flush=True)
-        if args.epochs:
-            start = time.perf_counter()
-            heats[FCDD] = heat = transductive_fcdd(cube, epochs=args.epochs, device=args.device)
-            seconds[scene][FCDD] = round(time.perf_counter() - start, 2)
-            per_scene[scene][FCDD] = image_auroc(truth.ravel(), heat.ravel())
-            print(f"  {scene}: {FCDD} {per_scene[scene][FCDD]:.4f}", flush=True)
         grid_aurocs[scene] = [image_auroc(truth.ravel(), scene_map(
             cube, mode="knn", components=p, neighbours=k, smoothing=sigma).ravel()) for p, k, sigma in GRID]
         gallery.append((scene, cube, truth, heats))
@@ -97,7 +95,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         print(f"  {scene}: {LOSO} {auroc:.4f} (setting {GRID[index]} picked on the other scenes)", flush=True)
     gallery_path = Path(args.out_dir) / "hsi_scenes_gallery.png"
     write_gallery(gallery, per_scene, gallery_path)
-    names = ["global RX", "local RX", LOSO, DEFAULTS] + ([FCDD] if args.epochs else [])
+    names = ["global RX", "local RX", LOSO, DEFAULTS] + ([FCDD] if FCDD in detectors else [])
     means = {name: float(np.mean([per_scene[s][name] for s in per_scene])) for name in names}
     settings = {
         "inner_window": args.inner_window, "outer_window": args.outer_window,

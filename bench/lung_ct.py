@@ -169,9 +169,7 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     axes = fig.subplots(4, 8)
     threshold = detector.threshold_
     for slot, (index, heat) in enumerate(zip(chosen, maps, strict=True)):
-        record, image = records[index], arrays[index][0].astype(np.float64)
-        low, high = np.percentile(image, [1, 99])
-        shown = np.clip((image - low) / max(high - low, 1e-9), 0, 1)
+        record, shown = records[index], _display(arrays[index])
         left, right = axes[slot // 4, 2 * (slot % 4)], axes[slot // 4, 2 * (slot % 4) + 1]
         left.imshow(shown, cmap="gray")
         left.set_title(f"{record.label} · {record.meta.get('subset')}", fontsize=8)
@@ -188,6 +186,13 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path.name
+
+
+def _display(array: np.ndarray) -> np.ndarray:
+    """A slice ``(1, H, W)`` as ``(H, W)`` grey levels in [0, 1], its 1st and 99th percentiles stretched."""
+    image = array[0].astype(np.float64)
+    low, high = np.percentile(image, [1, 99])
+    return np.asarray(np.clip((image - low) / max(high - low, 1e-9), 0, 1))
 
 
 def write_errors(records: list[Any], arrays: list[np.ndarray], scores: np.ndarray, path: Path,
@@ -207,9 +212,7 @@ def write_errors(records: list[Any], arrays: list[np.ndarray], scores: np.ndarra
     axes = fig.subplots(2, count, squeeze=False)
     for row, chosen in zip(axes, (normal, covid), strict=True):
         for ax, index in zip(row, chosen, strict=False):
-            image = arrays[index][0].astype(np.float64)
-            low, high = np.percentile(image, [1, 99])
-            ax.imshow(np.clip((image - low) / max(high - low, 1e-9), 0, 1), cmap="gray")
+            ax.imshow(_display(arrays[index]), cmap="gray")
             rank = int(np.searchsorted(-ranked, -scores[index])) + 1
             ax.set_title(f"{records[index].label}: score {scores[index]:.2f}\nrank {rank} of {len(ucsd)}", fontsize=8)
         for ax in row:

@@ -72,24 +72,26 @@ def train(
 
 
 def _auto_detector(source: Any, params: dict[str, Any], modality: str | None) -> str:
-    """Resolve ``--detector auto`` from the first normal training sample (and the options given)."""
+    """Resolve ``--detector auto`` from the first normal training sample and the options given.
+
+    Options that the training-free choice (knn, rx) does not take — ``--backbone``, ``--epochs``, FCDD options,
+    and for rx also ``--device`` / ``--image-size`` — ask for a trained network: fcdd.
+    """
+    import dataclasses
+
     from seedlens.data.loading import load_record
     from seedlens.detectors import auto_detector
+    from seedlens.detectors.knn import KNNConfig
+    from seedlens.detectors.rx import RXConfig
 
-    if any(key in params for key in ("backbone", "epochs")):
-        return "fcdd"
     first = next(iter(source.records("train", normal_only=True)), None)
     if first is None:
         return "fcdd"  # fcdd's fit names what is missing
     sample = load_record(first, modality=modality)
     name = auto_detector(sample.array, modality or sample.meta.modality)  # a 3-band cube stays a cube
-    if name == "rx":
-        import dataclasses
-
-        from seedlens.detectors.rx import RXConfig
-
-        if set(params) - {field.name for field in dataclasses.fields(RXConfig)}:
-            return "fcdd"  # options of a trained network (device, image size, FCDD options) ask for one
+    accepted = {"knn": KNNConfig, "rx": RXConfig}.get(name)
+    if accepted is not None and set(params) - {field.name for field in dataclasses.fields(accepted)}:
+        return "fcdd"
     return name
 
 
