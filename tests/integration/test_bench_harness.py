@@ -152,17 +152,24 @@ def test_cifar10_and_seed_photo_harnesses_on_tiny_images(tmp_path):
     bench("run", "cifar10", "--data-root", tmp_path / "data", "--train-per-class", "4", "--image-size", "32",
           "--methods", "knn,iforest,autoencoder", "--epochs", "1", "--device", "cpu", "--out-dir", out)
     bench("run", "seed_photos", "--data-root", tmp_path / "data", "--image-size", "32", "--device", "cpu",
-          "--out-dir", out)
+          "--methods", "knn,iforest,fcdd,fcdd", "--epochs", "1", "--out-dir", out)
     cifar = json.loads((out / "cifar10.json").read_text())["results"]
     assert list(cifar["methods"]) == ["knn", "iforest", "autoencoder"]
     assert list(cifar["methods"]["knn"]) == CLASSES and cifar["mean_auroc"]["knn"] > 0.8  # one flat colour per class
     assert 0.5 < cifar["mean_auroc"]["iforest"] <= 1  # a forest on three bank images per class: above chance only
     assert len(cifar["per_class_per_seed"]["autoencoder"]["bird"]) == 1
-    seeds = json.loads((out / "seed_photos.json").read_text())["results"]
-    assert set(seeds["per_species"]) == {"flax", "rice", "oat"} and seeds["mean_auroc"] > 0.8
+    seeds = json.loads((out / "seed_photos.json").read_text())
+    assert seeds["settings"]["methods"] == ["knn", "iforest", "fcdd"]  # a method named twice runs once
+    assert seeds["settings"]["trained_inputs"] == {"fcdd": "32×32 `fcdd32`"}
+    results = seeds["results"]
+    assert list(results["methods"]["knn"]) == ["flax", "rice", "oat"] and results["mean_auroc"]["knn"] > 0.8
+    assert set(results["mean_auroc"]) == {"knn", "iforest", "fcdd"}
+    assert all(0 <= v <= 1 for v in results["mean_auroc"].values())
     table = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| seedlens knn |" in table and "No published anchor" in table
     assert "| autoencoder baseline (1 epochs × 1 seed(s)) |" in table
+    assert "| vanilla FCDD (confetti noise, from scratch; 1 epochs × 1 seed(s)) | " in table
+    assert "the same folds for every method" in table and "fcdd 32×32 `fcdd32`" in table
 
 
 def test_fashion_mnist_harness_compares_methods_on_the_same_images(tmp_path):
