@@ -150,15 +150,31 @@ class Interval:
         return f"{kind} in {brackets[0]}{lo}, {hi}{brackets[1]}"
 
 
-#: A declared parameter constraint: an Interval, a set of allowed values, a type, or None (anything).
-Constraint = Interval | frozenset | type | tuple
+@dataclasses.dataclass(frozen=True)
+class Each:
+    """A constraint on a non-empty tuple: every element satisfies ``item``, and no element repeats."""
+
+    item: Interval
+
+    def check(self, value: Any) -> bool:
+        """Return whether ``value`` is such a tuple."""
+        return (isinstance(value, tuple) and len(value) > 0 and len(set(value)) == len(value)
+                and all(self.item.check(v) for v in value))
+
+    def describe(self) -> str:
+        """Describe the constraint for an error message."""
+        return f"a non-empty list of distinct values, each {self.item.describe()}"
+
+
+#: A declared parameter constraint: an Interval, Each, a set of allowed values, a type, or None (anything).
+Constraint = Interval | Each | frozenset | type | tuple
 
 
 def validate_config(config: Any, constraints: dict[str, Any], where: str) -> None:
     """Check the fields of a dataclass ``config`` against declared ``constraints``.
 
-    Each constraint is an :class:`Interval`, a ``frozenset`` of allowed values, or a tuple of such (any may match);
-    ``None`` values pass only when ``None`` is listed in the tuple.
+    Each constraint is an :class:`Interval`, an :class:`Each`, a ``frozenset`` of allowed values, or a tuple of such
+    (any may match); ``None`` values pass only when ``None`` is listed in the tuple.
 
     Raises:
         ConfigError: a field's value violates its constraint; the message names field, value and what is allowed.
@@ -175,7 +191,7 @@ def validate_config(config: Any, constraints: dict[str, Any], where: str) -> Non
 def _matches(value: Any, option: Any) -> bool:
     if option is None:
         return value is None
-    if isinstance(option, Interval):
+    if isinstance(option, (Interval, Each)):
         return option.check(value)
     if isinstance(option, frozenset):
         return value in option
@@ -187,7 +203,7 @@ def _matches(value: Any, option: Any) -> bool:
 def _describe(option: Any) -> str:
     if option is None:
         return "None"
-    if isinstance(option, Interval):
+    if isinstance(option, (Interval, Each)):
         return option.describe()
     if isinstance(option, frozenset):
         return "one of " + ", ".join(repr(v) for v in sorted(option, key=str))

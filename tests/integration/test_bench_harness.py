@@ -46,6 +46,7 @@ def test_hsi_scenes_harness_writes_json_markdown_and_gallery(tmp_path):
     means = result["results"]["mean"]
     assert means["global RX"] > 0.95  # three obvious targets per scene
     assert means["knn, leave one scene out"] > 0.95 and means["knn, library defaults (tuned on these maps)"] > 0.95
+    assert means["knn ensemble over the grid (no setting chosen)"] > 0.95
     picks, grid = result["results"]["loso_picks"], result["results"]["grid_per_scene"]
     settings = result["settings"]["knn_grid"]
     for scene, pick in picks.items():  # each scene's setting is the best on the other scenes, and scored as such
@@ -56,6 +57,7 @@ def test_hsi_scenes_harness_writes_json_markdown_and_gallery(tmp_path):
     assert (out / "hsi_scenes_gallery.png").stat().st_size > 10_000
     table = (tmp_path / "bench" / "RESULTS.md").read_text()
     assert "| seedlens global RX |" in table and "LREN (paper)" in table
+    assert "| seedlens knn ensemble over the grid (no setting chosen) |" in table and "chooses no setting" in table
     assert "| seedlens knn, leave one scene out |" in table
     assert "vanilla FCDD (trained on crops of the scene)" in means and result["settings"]["fcdd"]["epochs"] == 1
     assert "| seedlens vanilla FCDD (trained on crops of the scene) |" in table

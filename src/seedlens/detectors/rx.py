@@ -20,6 +20,12 @@ channels for global RX, at most 10 for local RX, whose few window pixels could n
 and the covariance is regularised by ``regularization`` × its mean eigenvalue. Maps come back at the input
 resolution, optionally smoothed by a Gaussian of ``smoothing`` pixels (default 0.5 for knn: a target covers
 several pixels, single noisy pixels do not), and scores pool them (``topk`` by default).
+
+knn settings suit scenes differently, and a single new scene has no labels to choose them on. Given lists
+instead of single values (``components=(3, 4, 5, 7, 10)``, ``neighbours=(20, 50, 100, 200)``,
+``smoothing=(0.0, 0.5, 1.0)``), knn maps with every combination and averages them, each first put on one scale
+by its median and median absolute deviation (MAD) over the background: the scene's own pixels (``fit_on="sample"``)
+or the normal validation samples (``fit_on="train"``). No setting is chosen, so none can be chosen wrongly.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
+from seedlens.config import Each, Interval, atomic_write_bytes, from_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ReadError, ShapeError
@@ -44,6 +50,9 @@ KNN_COMPONENTS = 4
 KNN_SMOOTHING = 0.5
 BANK_FILE = "bank.npz"
 _CHUNK = 65_536  # pixels per batched solve in local RX
+_KNN_CHUNK = 16_384  # queries per neighbour search (each keeps up to max(neighbours) distances)
+#: A knn ensemble member: components, neighbours, smoothing.
+Member = tuple[int, int, float]
 
 
 @dataclass
@@ -57,10 +66,13 @@ class RXConfig:
         inner_window: Side of the guard window excluded from the local background (odd).
         outer_window: Side of the local background window (odd, larger than ``inner_window``).
         components: Principal components kept; None: all channels (global), at most 10 (local) or 4 (knn).
+            knn also takes a list: an ensemble (see the module docstring).
         regularization: Ridge added to the covariance, as a fraction of its mean eigenvalue.
         neighbours: Background pixels whose mean distance is the knn score; larger than a target's pixel count.
+            A list: an ensemble.
         memory_size: Most background pixels kept for knn (drawn at random, evenly over the training samples).
         smoothing: Standard deviation in pixels of a Gaussian applied to each map; None: 0.5 for knn, 0 for RX.
+            A list (knn): an ensemble.
         modality: ``image``, ``volume`` or ``cube``; None infers it (4 axes = volume, else image).
         score_pooling: ``max``, ``mean`` or ``topk`` (mean of the highest ``topk_fraction`` of the map).
         topk_fraction: Fraction of the map averaged by ``topk``.
@@ -75,11 +87,11 @@ class RXConfig:
     fit_on: str = "train"
     inner_window: int = 3
     outer_window: int = 11
-    components: int | None = None
+    components: int | tuple[int, ...] | None = None
     regularization: float = 1e-3
-    neighbours: int = 100
+    neighbours: int | tuple[int, ...] = 100
     memory_size: int = 50_000
-    smoothing: float | None = None
+    smoothing: float | tuple[float, ...] | None = None
     modality: str | None = None
     score_pooling: str = "topk"
     topk_fraction: float = 0.01
@@ -94,11 +106,11 @@ class RXConfig:
         "fit_on": frozenset({"train", "sample"}),
         "inner_window": Interval(1, None, integer=True),
         "outer_window": Interval(3, None, integer=True),
-        "components": (Interval(1, None, integer=True), None),
+        "components": (Interval(1, None, integer=True), Each(Interval(1, None, integer=True)), None),
         "regularization": Interval(0, None),
-        "neighbours": Interval(1, None, integer=True),
+        "neighbours": (Interval(1, None, integer=True), Each(Interval(1, None, integer=True))),
         "memory_size": Interval(2, None, integer=True),
-        "smoothing": (Interval(0, None), None),
+        "smoothing": (Interval(0, None), Each(Interval(0, None)), None),
         "modality": (frozenset({"image", "volume", "cube"}), None),
         "score_pooling": frozenset({"max", "mean", "topk"}),
         "topk_fraction": Interval(0, 1, closed=False),
@@ -118,6 +130,23 @@ class RXConfig:
         if self.inner_window >= self.outer_window:
             raise ConfigError(f"RXConfig: inner_window ({self.inner_window}) must be smaller than outer_window "
                               f"({self.outer_window})")
+        lists = [name for name in ("components", "neighbours", "smoothing") if isinstance(getattr(self, name), tuple)]
+        if lists and self.mode != "knn":
+            raise ConfigError(f"RXConfig: lists of settings (an ensemble: {', '.join(lists)}) need mode='knn'; got "
+                              f"mode={self.mode!r}")
+
+    @property
+    def members(self) -> list[Member]:
+        """The knn ensemble members: every combination of components, neighbours and smoothing (defaults filled)."""
+        components = _as_tuple(self.components if self.components is not None else KNN_COMPONENTS)
+        smoothing = _as_tuple(self.smoothing if self.smoothing is not None else KNN_SMOOTHING)
+        return [(int(p), int(k), float(sigma)) for p in components for k in _as_tuple(self.neighbours)
+                for sigma in smoothing]
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether knn averages several settings' maps."""
+        return self.mode == "knn" and len(self.members) > 1
 
 
 @dataclass
@@ -243,7 +272,7 @@ def knn_map(array: np.ndarray, background: Background | None = None, bank: np.nd
             sample's own pixels (transductive; a pixel is never its own neighbour).
         bank: The background's pixels, whitened by ``background``.
         neighbours: Nearest background pixels averaged (at least 1).
-        components: Principal components kept when fitting here (None: 4).
+        components: Principal components kept (None: 4; at most the background's).
         regularization: Ridge as a fraction of the mean eigenvalue when fitting here.
         memory_size: Most pixels of the sample kept as its background when fitting here (drawn at random; ≥ 2).
         seed: Seed of that draw.
@@ -251,70 +280,150 @@ def knn_map(array: np.ndarray, background: Background | None = None, bank: np.nd
     Raises:
         ConfigError: ``neighbours`` or ``memory_size`` is out of range, or only one of background and bank is given.
     """
+    maps = knn_maps(array, background, bank, neighbours=(neighbours,), components=(components or KNN_COMPONENTS,),
+                    regularization=regularization, memory_size=memory_size, seed=seed)
+    return next(iter(maps.values()))
+
+
+def knn_maps(array: np.ndarray, background: Background | None = None, bank: np.ndarray | None = None, *,
+             neighbours: tuple[int, ...] = (100,), components: tuple[int, ...] = (KNN_COMPONENTS,),
+             regularization: float = 1e-3, memory_size: int = 50_000, seed: int = 0
+             ) -> dict[tuple[int, int], np.ndarray]:
+    """Background-kNN maps ``{(components, neighbours): (*spatial)}`` of one sample for every pair of settings.
+
+    One neighbour search per number of components serves every ``neighbours`` value. A background fitted
+    elsewhere is used in its leading ``components`` (the whitened coordinates of fewer components are the
+    first columns of more). Arguments as for :func:`knn_map`.
+    """
     from sklearn.neighbors import NearestNeighbors
 
-    if neighbours < 1 or memory_size < 2:
+    if min(neighbours) < 1 or memory_size < 2:
         raise ConfigError(f"knn_map needs neighbours >= 1 and memory_size >= 2; got neighbours={neighbours}, "
                           f"memory_size={memory_size}")
     if (background is None) != (bank is None):
         raise ConfigError("knn_map needs both a background and its bank, or neither")
     pixels = _pixels(array)
-    if background is None or bank is None:
+    spatial = array.shape[1:]
+    own = background is None or bank is None
+    if own:
         if len(pixels) < 2:
-            return np.zeros(array.shape[1:])
-        background = Background.fit(pixels, components or KNN_COMPONENTS, regularization)
+            return {(p, k): np.zeros(spatial) for p in components for k in neighbours}
+        background = Background.fit(pixels, max(components), regularization)
         z = background.whiten(pixels)
         kept = np.arange(len(z))
         if len(z) > memory_size:
             kept = np.sort(np.random.default_rng(seed).choice(len(z), size=memory_size, replace=False))
-        index = NearestNeighbors().fit(z[kept])
-        k = min(neighbours, len(kept) - 1)
-        scores = np.empty(len(z))
-        scores[kept] = _mean_distances(index, z[kept], k, own=True)
-        rest = np.setdiff1d(np.arange(len(z)), kept, assume_unique=True)
-        if rest.size:
-            scores[rest] = _mean_distances(index, z[rest], k)
-        return scores.reshape(array.shape[1:])
-    index = NearestNeighbors().fit(bank)
-    return _mean_distances(index, background.whiten(pixels), min(neighbours, len(bank))).reshape(array.shape[1:])
+        bank = z[kept]
+    else:
+        assert background is not None and bank is not None
+        z = background.whiten(pixels)
+    ks = tuple(min(k, len(bank) - 1 if own else len(bank)) for k in neighbours)
+    maps = {}
+    for p in components:
+        columns = min(p, bank.shape[1])
+        index = NearestNeighbors().fit(bank[:, :columns])
+        scores = np.empty((len(ks), len(z)))
+        if own:
+            scores[:, kept] = _mean_distances(index, z[kept, :columns], ks, own=True)
+            rest = np.setdiff1d(np.arange(len(z)), kept, assume_unique=True)
+            if rest.size:
+                scores[:, rest] = _mean_distances(index, z[rest, :columns], ks)
+        else:
+            scores[:] = _mean_distances(index, z[:, :columns], ks)
+        maps.update({(p, k): row.reshape(spatial) for k, row in zip(neighbours, scores, strict=True)})
+    return maps
 
 
-def _mean_distances(index: Any, queries: np.ndarray, k: int, *, own: bool = False) -> np.ndarray:
-    """Mean distance of each query ``(P, k)`` to its ``k`` nearest indexed points: ``(P,)``.
+def _mean_distances(index: Any, queries: np.ndarray, ks: tuple[int, ...], *, own: bool = False) -> np.ndarray:
+    """Mean distance of each query ``(P, d)`` to its ``k`` nearest indexed points, for each ``k``: ``(len(ks), P)``.
 
     Queries go in chunks (bounded memory on large scenes). ``own``: the queries are the indexed points, so each
     one's nearest (itself, at distance 0 — or a duplicate at the same distance) is left out.
     """
-    out = np.empty(len(queries))
-    for start in range(0, len(queries), _CHUNK):
-        chunk = queries[start:start + _CHUNK]
-        distances = index.kneighbors(chunk, k + 1)[0][:, 1:] if own else index.kneighbors(chunk, k)[0]
-        out[start:start + len(chunk)] = distances.mean(axis=1)
+    out = np.empty((len(ks), len(queries)))
+    most = max(ks)
+    for start in range(0, len(queries), _KNN_CHUNK):
+        chunk = queries[start:start + _KNN_CHUNK]
+        distances = index.kneighbors(chunk, most + 1)[0][:, 1:] if own else index.kneighbors(chunk, most)[0]
+        running = np.cumsum(distances, axis=1)
+        for row, k in enumerate(ks):
+            out[row, start:start + len(chunk)] = running[:, k - 1] / k
     return out
 
 
 def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = None,
-           bank: np.ndarray | None = None) -> np.ndarray:
+           bank: np.ndarray | None = None, scales: dict[Member, tuple[float, float]] | None = None) -> np.ndarray:
     """The map ``(*spatial)`` of one sample ``(C, *spatial)`` under ``config``, smoothed as configured.
 
     ``background`` (and for knn its whitened ``bank``) come from the training samples; they are unused with
-    ``fit_on="sample"`` and by local RX, which take the background from the sample itself.
+    ``fit_on="sample"`` and by local RX, which take the background from the sample itself. A knn ensemble
+    fitted on training samples also needs each member's ``scales`` (median, MAD) from :func:`member_scales`.
     """
     own = config.fit_on == "sample"
     if not own and config.mode != "local" and (background is None or (config.mode == "knn" and bank is None)):
         raise ConfigError("rx_map with fit_on='train' needs the fitted background (and for knn its bank)")
+    if config.mode == "knn":
+        maps = knn_member_maps(array, config, background, bank)
+        if len(maps) == 1:
+            return next(iter(maps.values()))
+        if own:
+            scales = {member: member_scale(heat) for member, heat in maps.items()}
+        elif scales is None:
+            raise ConfigError("rx_map of a knn ensemble with fit_on='train' needs the members' scales (fit the "
+                              "detector)")
+        return ensemble_map(maps, scales)
+    components = _scalar(config.components)
     if config.mode == "local":
         heat = local_rx(array, inner_window=config.inner_window, outer_window=config.outer_window,
-                        components=config.components, regularization=config.regularization)
-    elif config.mode == "knn":
-        heat = knn_map(array, None if own else background, None if own else bank, neighbours=config.neighbours,
-                       components=config.components, regularization=config.regularization,
-                       memory_size=config.memory_size, seed=config.seed)
+                        components=components, regularization=config.regularization)
     else:
-        heat = global_rx(array, None if own else background, components=config.components,
+        heat = global_rx(array, None if own else background, components=components,
                          regularization=config.regularization)
-    sigma = config.smoothing if config.smoothing is not None else (KNN_SMOOTHING if config.mode == "knn" else 0.0)
+    return _smooth(heat, float(_scalar(config.smoothing) or 0.0))
+
+
+def knn_member_maps(array: np.ndarray, config: RXConfig, background: Background | None = None,
+                    bank: np.ndarray | None = None) -> dict[Member, np.ndarray]:
+    """The smoothed knn map ``(*spatial)`` of one sample for each member of ``config.members``."""
+    own = config.fit_on == "sample"
+    members = config.members
+    raw = knn_maps(array, None if own else background, None if own else bank,
+                   neighbours=tuple(dict.fromkeys(k for _, k, _ in members)),
+                   components=tuple(dict.fromkeys(p for p, _, _ in members)),
+                   regularization=config.regularization, memory_size=config.memory_size, seed=config.seed)
+    return {(p, k, sigma): _smooth(raw[p, k], sigma) for p, k, sigma in members}
+
+
+def member_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and median absolute deviation of a member's map values (the MAD floored above 0)."""
+    median = float(np.median(values))
+    return median, max(float(np.median(np.abs(values - median))), 1e-12)
+
+
+def member_scales(maps: list[dict[Member, np.ndarray]]) -> dict[Member, tuple[float, float]]:
+    """Each member's :func:`member_scale` over its maps of several (normal) samples."""
+    return {member: member_scale(np.concatenate([m[member].ravel() for m in maps])) for member in maps[0]}
+
+
+def ensemble_map(maps: dict[Member, np.ndarray], scales: dict[Member, tuple[float, float]]) -> np.ndarray:
+    """Mean over members of each map put on one scale: ``(map - median) / MAD``."""
+    return np.asarray(np.mean([(heat - scales[member][0]) / scales[member][1] for member, heat in maps.items()],
+                              axis=0))
+
+
+def _smooth(heat: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(ndimage.gaussian_filter(heat, sigma, mode="reflect")) if sigma > 0 else heat
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _scalar(value: Any) -> Any:
+    """A setting that RXConfig.validate allows as a list only for knn."""
+    if isinstance(value, tuple):
+        raise ConfigError(f"lists of settings are for mode='knn'; got {list(value)}")
+    return value
 
 
 def scene_map(array: np.ndarray, **options: Any) -> np.ndarray:
@@ -386,12 +495,18 @@ class RX(Detector):
         self.spatial_dims_ = arrays[0].ndim - 1
         for array in arrays:
             self._check(array)
-        components = config.components or (KNN_COMPONENTS if config.mode == "knn" else None)
+        components = max(p for p, _, _ in config.members) if config.mode == "knn" else _scalar(config.components)
         self.background_ = Background.from_samples(arrays, components, config.regularization)
         self.bank_ = self._draw_bank(arrays) if _uses_bank(config) else None
         for array in val:
             self._check(array)
-        maps = [self._map(a) for a in val]
+        self.scales_: dict[Member, tuple[float, float]] | None = None
+        if config.is_ensemble and config.fit_on == "train":  # members on one scale: that of the normal val maps
+            members = [knn_member_maps(a, config, self.background_, self.bank_) for a in val]
+            self.scales_ = member_scales(members)
+            maps = [ensemble_map(m, self.scales_) for m in members]
+        else:
+            maps = [self._map(a) for a in val]
         scores = np.asarray([self._pool(m) for m in maps])
         self.val_scores_ = scores
         self.threshold_ = float(config.threshold) if config.threshold is not None else float(
@@ -422,7 +537,7 @@ class RX(Detector):
         return np.concatenate(drawn).astype(np.float32)
 
     def _map(self, array: np.ndarray) -> np.ndarray:
-        return rx_map(array, self.config_, self.background_, self.bank_)
+        return rx_map(array, self.config_, self.background_, self.bank_, self.scales_)
 
     def _pool(self, heat: np.ndarray) -> float:
         flat = np.sort(heat.ravel())
@@ -468,6 +583,8 @@ class RX(Detector):
             "background": self.background_.to_dict(), "threshold": self.threshold_,
             "val_scores": self.val_scores_.tolist(), "normalizer": self.normalizer_.to_dict(),
         }
+        if self.scales_ is not None:
+            state["ensemble_scales"] = [[*member, *scale] for member, scale in self.scales_.items()]
         if self.bank_ is not None:
             buffer = io.BytesIO()
             np.savez(buffer, bank=self.bank_)
@@ -493,10 +610,25 @@ class RX(Detector):
             if detector.bank_.ndim != 2 or detector.bank_.shape[1] != detector.background_.axes.shape[1]:
                 raise ReadError(Path(path) / BANK_FILE, f"knn background pixels of shape {detector.bank_.shape}; "
                                 f"expected (M, {detector.background_.axes.shape[1]}) for this background")
+        detector.scales_ = None
+        if detector.config_.is_ensemble and detector.config_.fit_on == "train":
+            detector.scales_ = _read_scales(state.get("ensemble_scales"), detector.config_.members,
+                                            Path(path) / STATE_FILE)
         detector.val_scores_ = np.asarray(state["val_scores"])
         detector.normalizer_ = GlobalNormalizer.from_dict(state["normalizer"])
         detector.threshold_ = float(state["threshold"])
         return detector
+
+
+def _read_scales(rows: Any, members: list[Member], path: Path) -> dict[Member, tuple[float, float]]:
+    """The saved ``[[components, neighbours, smoothing, median, MAD], ...]`` of a knn ensemble, one per member."""
+    try:
+        scales = {(int(p), int(k), float(sigma)): (float(median), float(mad)) for p, k, sigma, median, mad in rows}
+    except (TypeError, ValueError):
+        scales = {}
+    if set(scales) != set(members) or not isinstance(rows, list) or len(rows) != len(members):
+        raise ReadError(path, f"no scale (median, MAD) for every member of the knn ensemble {members}")
+    return scales
 
 
 def _uses_bank(config: RXConfig) -> bool:

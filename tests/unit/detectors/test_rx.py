@@ -189,3 +189,78 @@ def test_tiny_and_malformed_scenes():
         scene_map(np.zeros((3, 4, 4)), mode="knn", fit_on="train")
     with pytest.raises(ConfigError, match="memory_size=1"):
         knn_map(np.zeros((3, 4, 4)), memory_size=1)
+
+
+ENSEMBLE = {"components": (3, 4, 6), "neighbours": (5, 20), "smoothing": (0.0, 0.5)}
+
+
+def test_knn_ensemble_averages_every_setting_on_one_robust_scale():
+    from scipy import ndimage
+
+    cube, truth = mixture_scene(1)
+    ensemble = scene_map(cube, mode="knn", **ENSEMBLE)
+    expected = []
+    for p in ENSEMBLE["components"]:
+        for k in ENSEMBLE["neighbours"]:
+            raw = knn_map(cube, components=p, neighbours=k)  # one search per (p, k), as each setting alone
+            for sigma in ENSEMBLE["smoothing"]:
+                heat = ndimage.gaussian_filter(raw, sigma, mode="reflect") if sigma else raw
+                median = np.median(heat)
+                expected.append((heat - median) / np.median(np.abs(heat - median)))
+    np.testing.assert_allclose(ensemble, np.mean(expected, axis=0), rtol=1e-6, atol=1e-9)
+    assert image_auroc(truth.ravel(), ensemble.ravel()) > 0.99
+    # a list of one value is that setting alone, unscaled
+    np.testing.assert_allclose(scene_map(cube, mode="knn", components=[4], neighbours=[30], smoothing=[0.5]),
+                               scene_map(cube, mode="knn", neighbours=30))
+
+
+def test_knn_maps_match_a_brute_force_search_for_every_setting():
+    from seedlens.detectors.rx import knn_maps
+
+    cube = np.random.default_rng(4).random((7, 6, 5))
+    pixels = cube.reshape(7, -1).T
+    maps = knn_maps(cube, components=(2, 5), neighbours=(1, 4, 9))
+    assert sorted(maps) == [(2, 1), (2, 4), (2, 9), (5, 1), (5, 4), (5, 9)]
+    for (p, k), heat in maps.items():
+        z = Background.fit(pixels, p, 1e-3).whiten(pixels)  # a background of exactly p components
+        distances = np.linalg.norm(z[:, None] - z[None], axis=2) + np.diag(np.full(len(z), np.inf))
+        np.testing.assert_allclose(heat.ravel(), np.sort(distances, axis=1)[:, :k].mean(axis=1), rtol=1e-9)
+
+
+def test_knn_ensemble_options_are_checked():
+    cube, _ = scene(2)
+    with pytest.raises(ConfigError, match=r"need mode='knn'; got mode='global'"):
+        scene_map(cube, components=(3, 4))
+    with pytest.raises(ConfigError, match=r"neighbours=\(5, 5\) is invalid; expected .*distinct"):
+        scene_map(cube, mode="knn", neighbours=(5, 5))
+    with pytest.raises(ConfigError, match=r"components=\(\) is invalid"):
+        scene_map(cube, mode="knn", components=())
+    with pytest.raises(ConfigError, match=r"smoothing=\(0.5, -1.0\) is invalid"):
+        scene_map(cube, mode="knn", smoothing=(0.5, -1.0))
+    with pytest.raises(ConfigError, match="neighbours"):
+        RX(mode="knn", neighbours=(3, 0)).fit(cube[None].repeat(3, axis=0))
+
+
+def test_knn_ensemble_fitted_on_training_scenes_keeps_its_scales(tmp_path):
+    import json
+
+    clean = mixture_scene(0, targets=False)[0]
+    noise = np.random.default_rng(1).normal(0, 0.03, size=(5, *clean.shape)).astype(np.float32)
+    cube, truth = mixture_scene(0)
+    detector = RX(mode="knn", memory_size=2000, modality="cube", **ENSEMBLE).fit(clean + noise)
+    assert detector.bank_.shape == (2000, 6)  # the most components asked for; fewer use its first columns
+    assert len(detector.scales_) == 12
+    heat = detector.explain(cube[None])[0, 0]
+    assert image_auroc(truth.ravel(), heat.ravel()) > 0.99
+    assert detector.score(cube[None])[0] > detector.threshold_ > detector.score(clean[None])[0]
+    # normal validation maps sit near 0 on the common scale: median 0 and MAD 1 per member
+    assert abs(float(np.median(detector.explain(clean[None] + noise[:1])))) < 0.5
+    folder = detector.save(tmp_path / "rx")
+    np.testing.assert_allclose(load_detector(folder).score(cube[None]), detector.score(cube[None]), rtol=1e-6)
+    state = json.loads((folder / "state.json").read_text())
+    saved = state["ensemble_scales"]
+    for damaged in (saved[:-1], None, [["x", *row[1:]] for row in saved], [row[:4] for row in saved]):
+        state["ensemble_scales"] = damaged  # a scale lost, none, a member garbled, a column missing
+        (folder / "state.json").write_text(json.dumps(state))
+        with pytest.raises(ReadError, match=r"state\.json.*scale .* for every member"):
+            load_detector(folder)
