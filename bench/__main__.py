@@ -90,9 +90,10 @@ def write_markdown(results_dir: Path) -> Path:
             result = json.loads(file.read_text())
             m = result["machine"]
             where = m.get("gpu") or f"CPU, {m['cpu_count']} cores"
+            dirty = " + uncommitted changes" if result.get("git_dirty") else ""
             sections += [
                 f"`{file.name}` — {result['date']}, {where}, torch {m['torch']}, "
-                f"commit {str(result.get('git_commit'))[:8]}, wall time {result['wall_time_s']:.0f} s",
+                f"commit {str(result.get('git_commit'))[:8]}{dirty}, wall time {result['wall_time_s']:.0f} s",
                 "",
                 module.markdown(result),
                 "",

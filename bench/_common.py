@@ -33,6 +33,16 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def git_dirty() -> bool | None:
+    """Whether the code a benchmark runs (``src/``, ``bench/*.py``) differs from the commit; None outside git."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "src", "bench/*.py"], capture_output=True,
+                             text=True, cwd=Path(__file__).parents[1])
+    except OSError:
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def git_commit() -> str | None:
     """Return the current git commit of the repository, if any."""
     try:
@@ -51,6 +61,7 @@ def write_result(
         "benchmark": name,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "machine": machine(),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "settings": settings,

@@ -107,7 +107,14 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "inner_window": args.inner_window, "outer_window": args.outer_window,
         "knn_defaults": {"components": KNN_COMPONENTS, "neighbours": RXConfig().neighbours, "smoothing": KNN_SMOOTHING},
         "knn_grid": [dict(zip(("components", "neighbours", "smoothing"), g, strict=True)) for g in GRID],
-        "configurations_tried": 3 + len(GRID) + (1 if args.epochs else 0),
+        "configurations_tried": {
+            "rows of this table": {"global and local RX": 2, "knn grid (leave one scene out)": len(GRID),
+                                   "knn ensemble scalings": 3, "vanilla FCDD": 1 if args.epochs else 0},
+            "explored on these maps, not adopted (see the notes)": {
+                "global RX fused with each knn setting": 5 * len(GRID), "background purification": 4,
+                "earlier sessions": "RX on 3-30 components, subspace RX, attribute filtering, area top-hat, "
+                                    "rank fusions, dual-window kNN and its fusion with global kNN"},
+        },
         "protocol": "transductive, unsupervised, pixel AUROC; knn setting by leave-one-scene-out",
     }
     if args.epochs:

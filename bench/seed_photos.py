@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         print(name + ": " + ", ".join(f"{m} {np.mean(per_seed[m][name]):.4f}" for m in methods), flush=True)
     settings = {"methods": methods, "knn_options": options, "epochs": args.epochs, "seeds": args.seeds,
                 "protocol": "one-vs-rest, leave one photo out (8 folds)", "photos": len(photos),
-                "trained_inputs": trained_inputs, "configurations_tried": 1}
+                "trained_inputs": trained_inputs, "configurations_tried": {m: 1 for m in methods}}
     return settings, summary(per_seed)
 
 

@@ -158,8 +158,8 @@ class Each:
 
     def check(self, value: Any) -> bool:
         """Return whether ``value`` is such a tuple."""
-        return (isinstance(value, tuple) and len(value) > 0 and len(set(value)) == len(value)
-                and all(self.item.check(v) for v in value))
+        return (isinstance(value, tuple) and len(value) > 0 and all(self.item.check(v) for v in value)
+                and len(set(value)) == len(value))
 
     def describe(self) -> str:
         """Describe the constraint for an error message."""

@@ -271,16 +271,19 @@ def knn_map(array: np.ndarray, background: Background | None = None, bank: np.nd
         background: A fitted background and ``bank``, its whitened pixels ``(M, k)``; None fits both on the
             sample's own pixels (transductive; a pixel is never its own neighbour).
         bank: The background's pixels, whitened by ``background``.
-        neighbours: Nearest background pixels averaged (at least 1).
-        components: Principal components kept (None: 4; at most the background's).
+        neighbours: Nearest background pixels averaged (at least 1; at most the background's pixels).
+        components: Principal components kept (None: 4 when fitting here, all of a given background's).
         regularization: Ridge as a fraction of the mean eigenvalue when fitting here.
         memory_size: Most pixels of the sample kept as its background when fitting here (drawn at random; ≥ 2).
         seed: Seed of that draw.
 
     Raises:
-        ConfigError: ``neighbours`` or ``memory_size`` is out of range, or only one of background and bank is given.
+        ConfigError: ``neighbours``, ``components`` or ``memory_size`` is out of range, or only one of background
+            and bank is given.
     """
-    maps = knn_maps(array, background, bank, neighbours=(neighbours,), components=(components or KNN_COMPONENTS,),
+    if components is None:
+        components = bank.shape[1] if bank is not None and bank.ndim == 2 else KNN_COMPONENTS
+    maps = knn_maps(array, background, bank, neighbours=(neighbours,), components=(components,),
                     regularization=regularization, memory_size=memory_size, seed=seed)
     return next(iter(maps.values()))
 
@@ -289,25 +292,43 @@ def knn_maps(array: np.ndarray, background: Background | None = None, bank: np.n
              neighbours: tuple[int, ...] = (100,), components: tuple[int, ...] = (KNN_COMPONENTS,),
              regularization: float = 1e-3, memory_size: int = 50_000, seed: int = 0
              ) -> dict[tuple[int, int], np.ndarray]:
-    """Background-kNN maps ``{(components, neighbours): (*spatial)}`` of one sample for every pair of settings.
+    """Background-kNN maps of one sample ``(C, *spatial)`` for every pair of components and neighbours.
 
     One neighbour search per number of components serves every ``neighbours`` value. A background fitted
     elsewhere is used in its leading ``components`` (the whitened coordinates of fewer components are the
-    first columns of more). Arguments as for :func:`knn_map`.
+    first columns of more).
+
+    Args:
+        array: The sample.
+        background: As for :func:`knn_map`.
+        bank: As for :func:`knn_map`.
+        neighbours: Numbers of nearest background pixels averaged (each at least 1).
+        components: Numbers of principal components (each at least 1).
+        regularization: As for :func:`knn_map`.
+        memory_size: As for :func:`knn_map`.
+        seed: As for :func:`knn_map`.
+
+    Returns:
+        ``{(components, neighbours): map (*spatial)}`` keyed by the settings actually used: components beyond
+        the background's and neighbours beyond its pixels are capped, and settings that become equal give
+        one map.
+
+    Raises:
+        ConfigError: As for :func:`knn_map`.
     """
     from sklearn.neighbors import NearestNeighbors
 
-    if min(neighbours) < 1 or memory_size < 2:
-        raise ConfigError(f"knn_map needs neighbours >= 1 and memory_size >= 2; got neighbours={neighbours}, "
-                          f"memory_size={memory_size}")
+    if not neighbours or not components or min(neighbours) < 1 or min(components) < 1 or memory_size < 2:
+        raise ConfigError(f"knn maps need neighbours >= 1, components >= 1 and memory_size >= 2; got "
+                          f"neighbours={neighbours}, components={components}, memory_size={memory_size}")
     if (background is None) != (bank is None):
-        raise ConfigError("knn_map needs both a background and its bank, or neither")
+        raise ConfigError("knn maps need both a background and its bank, or neither")
     pixels = _pixels(array)
     spatial = array.shape[1:]
     own = background is None or bank is None
     if own:
         if len(pixels) < 2:
-            return {(p, k): np.zeros(spatial) for p in components for k in neighbours}
+            return {(1, 1): np.zeros(spatial)}
         background = Background.fit(pixels, max(components), regularization)
         z = background.whiten(pixels)
         kept = np.arange(len(z))
@@ -317,10 +338,9 @@ def knn_maps(array: np.ndarray, background: Background | None = None, bank: np.n
     else:
         assert background is not None and bank is not None
         z = background.whiten(pixels)
-    ks = tuple(min(k, len(bank) - 1 if own else len(bank)) for k in neighbours)
+    ks = tuple(dict.fromkeys(min(k, len(bank) - 1 if own else len(bank)) for k in neighbours))
     maps = {}
-    for p in components:
-        columns = min(p, bank.shape[1])
+    for columns in dict.fromkeys(min(p, bank.shape[1]) for p in components):
         index = NearestNeighbors().fit(bank[:, :columns])
         scores = np.empty((len(ks), len(z)))
         if own:
@@ -330,7 +350,7 @@ def knn_maps(array: np.ndarray, background: Background | None = None, bank: np.n
                 scores[:, rest] = _mean_distances(index, z[rest, :columns], ks)
         else:
             scores[:] = _mean_distances(index, z[:, :columns], ks)
-        maps.update({(p, k): row.reshape(spatial) for k, row in zip(neighbours, scores, strict=True)})
+        maps.update({(columns, k): row.reshape(spatial) for k, row in zip(ks, scores, strict=True)})
     return maps
 
 
@@ -364,7 +384,7 @@ def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = 
         raise ConfigError("rx_map with fit_on='train' needs the fitted background (and for knn its bank)")
     if config.mode == "knn":
         maps = knn_member_maps(array, config, background, bank)
-        if len(maps) == 1:
+        if not config.is_ensemble:
             return next(iter(maps.values()))
         if own:
             scales = {member: member_scale(heat) for member, heat in maps.items()}
@@ -384,20 +404,32 @@ def rx_map(array: np.ndarray, config: RXConfig, background: Background | None = 
 
 def knn_member_maps(array: np.ndarray, config: RXConfig, background: Background | None = None,
                     bank: np.ndarray | None = None) -> dict[Member, np.ndarray]:
-    """The smoothed knn map ``(*spatial)`` of one sample for each member of ``config.members``."""
+    """The smoothed knn map ``(*spatial)`` of one sample ``(C, *spatial)`` for each member of ``config.members``.
+
+    Keyed by the settings actually used (see :func:`knn_maps`): members that capping makes equal count once.
+    """
     own = config.fit_on == "sample"
     members = config.members
     raw = knn_maps(array, None if own else background, None if own else bank,
                    neighbours=tuple(dict.fromkeys(k for _, k, _ in members)),
                    components=tuple(dict.fromkeys(p for p, _, _ in members)),
                    regularization=config.regularization, memory_size=config.memory_size, seed=config.seed)
-    return {(p, k, sigma): _smooth(raw[p, k], sigma) for p, k, sigma in members}
+    smoothing = dict.fromkeys(sigma for _, _, sigma in members)
+    return {(p, k, sigma): _smooth(heat, sigma) for (p, k), heat in raw.items() for sigma in smoothing}
 
 
 def member_scale(values: np.ndarray) -> tuple[float, float]:
-    """Median and median absolute deviation of a member's map values (the MAD floored above 0)."""
+    """Median and spread of a member's map values: the median absolute deviation (MAD).
+
+    Where more than half the values are equal (a flat background) the MAD is 0; the mean absolute deviation
+    from the median takes its place, and a constant map keeps the scale 1.
+    """
     median = float(np.median(values))
-    return median, max(float(np.median(np.abs(values - median))), 1e-12)
+    deviation = np.abs(values - median)
+    for spread in (float(np.median(deviation)), float(deviation.mean())):
+        if spread > 1e-9 * max(abs(median), float(deviation.max()), 1e-30):
+            return median, spread
+    return median, 1.0
 
 
 def member_scales(maps: list[dict[Member, np.ndarray]]) -> dict[Member, tuple[float, float]]:
@@ -612,22 +644,40 @@ class RX(Detector):
                                 f"expected (M, {detector.background_.axes.shape[1]}) for this background")
         detector.scales_ = None
         if detector.config_.is_ensemble and detector.config_.fit_on == "train":
-            detector.scales_ = _read_scales(state.get("ensemble_scales"), detector.config_.members,
-                                            Path(path) / STATE_FILE)
+            assert detector.bank_ is not None
+            detector.scales_ = _read_scales(state.get("ensemble_scales"),
+                                            _fitted_members(detector.config_, detector.bank_), Path(path) / STATE_FILE)
         detector.val_scores_ = np.asarray(state["val_scores"])
         detector.normalizer_ = GlobalNormalizer.from_dict(state["normalizer"])
         detector.threshold_ = float(state["threshold"])
         return detector
 
 
+def _fitted_members(config: RXConfig, bank: np.ndarray) -> list[Member]:
+    """The members a knn ensemble fitted with ``bank`` ``(M, k)`` uses: settings capped as :func:`knn_maps` does."""
+    members = config.members
+    columns = dict.fromkeys(min(p, bank.shape[1]) for p, _, _ in members)
+    neighbours = dict.fromkeys(min(k, len(bank)) for _, k, _ in members)
+    smoothing = dict.fromkeys(sigma for _, _, sigma in members)
+    return [(p, k, sigma) for p in columns for k in neighbours for sigma in smoothing]
+
+
 def _read_scales(rows: Any, members: list[Member], path: Path) -> dict[Member, tuple[float, float]]:
-    """The saved ``[[components, neighbours, smoothing, median, MAD], ...]`` of a knn ensemble, one per member."""
+    """The saved ``ensemble_scales`` ``[[components, neighbours, smoothing, median, spread], ...]``, one per member.
+
+    Raises:
+        ReadError: a member has no row, or a row is malformed (the spread must be finite and positive).
+    """
     try:
-        scales = {(int(p), int(k), float(sigma)): (float(median), float(mad)) for p, k, sigma, median, mad in rows}
+        scales = {(int(p), int(k), float(sigma)): (float(median), float(spread))
+                  for p, k, sigma, median, spread in rows}
     except (TypeError, ValueError):
         scales = {}
-    if set(scales) != set(members) or not isinstance(rows, list) or len(rows) != len(members):
-        raise ReadError(path, f"no scale (median, MAD) for every member of the knn ensemble {members}")
+    well_formed = all(np.isfinite(median) and np.isfinite(spread) and spread > 0
+                      for median, spread in scales.values())
+    if not well_formed or set(scales) != set(members) or not isinstance(rows, list) or len(rows) != len(members):
+        raise ReadError(path, "ensemble_scales must hold one row [components, neighbours, smoothing, median, "
+                        f"spread > 0] for each member of the knn ensemble {members}")
     return scales
 
 

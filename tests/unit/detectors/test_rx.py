@@ -239,6 +239,8 @@ def test_knn_ensemble_options_are_checked():
         scene_map(cube, mode="knn", smoothing=(0.5, -1.0))
     with pytest.raises(ConfigError, match="neighbours"):
         RX(mode="knn", neighbours=(3, 0)).fit(cube[None].repeat(3, axis=0))
+    with pytest.raises(ConfigError, match=r"components=\(\[3, 4\],\) is invalid"):  # a nested list, from YAML
+        RX(mode="knn", components=[[3, 4]]).fit(cube[None].repeat(3, axis=0))
 
 
 def test_knn_ensemble_fitted_on_training_scenes_keeps_its_scales(tmp_path):
@@ -259,8 +261,44 @@ def test_knn_ensemble_fitted_on_training_scenes_keeps_its_scales(tmp_path):
     np.testing.assert_allclose(load_detector(folder).score(cube[None]), detector.score(cube[None]), rtol=1e-6)
     state = json.loads((folder / "state.json").read_text())
     saved = state["ensemble_scales"]
-    for damaged in (saved[:-1], None, [["x", *row[1:]] for row in saved], [row[:4] for row in saved]):
-        state["ensemble_scales"] = damaged  # a scale lost, none, a member garbled, a column missing
+    damages = (saved[:-1], None, [["x", *row[1:]] for row in saved], [row[:4] for row in saved],
+               [[*row[:4], 0.0] for row in saved], [[*row[:3], float("nan"), row[4]] for row in saved])
+    for damaged in damages:  # a scale lost, none, a member garbled, a column missing, a zero spread, a NaN median
+        state["ensemble_scales"] = damaged
         (folder / "state.json").write_text(json.dumps(state))
-        with pytest.raises(ReadError, match=r"state\.json.*scale .* for every member"):
+        with pytest.raises(ReadError, match=r"state\.json.*ensemble_scales must hold one row"):
             load_detector(folder)
+
+
+def test_knn_ensemble_counts_settings_that_capping_makes_equal_once():
+    rng = np.random.default_rng(5)
+    cube = rng.random((3, 12, 12))
+    cube[:, 5:7, 5:7] += 2.0
+    # 3 bands hold at most 3 components; a 144-pixel scene at most 143 neighbours
+    np.testing.assert_allclose(scene_map(cube, mode="knn", components=(3, 4, 5), neighbours=(5, 200, 400)),
+                               scene_map(cube, mode="knn", components=(3,), neighbours=(5, 143)))
+
+
+def test_knn_ensemble_scales_a_flat_background_without_blowing_up():
+    cube = np.zeros((3, 40, 40))
+    truth = np.zeros((40, 40), dtype=bool)
+    truth[5:8, 5:8] = truth[30:33, 20:23] = True
+    cube[:, truth] = np.array([1.0, 0.5, 0.2])[:, None]  # most distances are exactly 0: a MAD of 0
+    heat = scene_map(cube, mode="knn", components=(2, 3), neighbours=(5, 50), smoothing=(0.0,))
+    assert np.isfinite(heat).all() and np.abs(heat).max() < 1e3
+    assert image_auroc(truth.ravel(), heat.ravel()) > 0.99
+    assert np.allclose(scene_map(np.zeros((3, 8, 8)), mode="knn", neighbours=(3, 5)), 0)  # constant: scale 1
+
+
+def test_knn_map_with_a_given_background_uses_all_its_components_by_default():
+    cube, _ = scene(3)
+    pixels = cube.reshape(12, -1).T
+    background = Background.fit(pixels, 8, 1e-3)
+    bank = background.whiten(pixels)
+    np.testing.assert_allclose(knn_map(cube, background, bank), knn_map(cube, background, bank, components=8))
+    assert not np.allclose(knn_map(cube, background, bank), knn_map(cube, background, bank, components=4))
+    from seedlens.detectors.rx import knn_maps
+
+    for bad in ({"components": ()}, {"components": (0,)}, {"neighbours": ()}):
+        with pytest.raises(ConfigError, match="components >= 1"):
+            knn_maps(cube, **bad)
