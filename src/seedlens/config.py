@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tempfile
 import types
@@ -132,8 +133,8 @@ class Interval:
     integer: bool = False
 
     def check(self, value: Any) -> bool:
-        """Return whether ``value`` lies in the interval."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        """Return whether ``value`` is a finite number in the interval (NaN and infinities never are)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         if self.integer and not isinstance(value, int):
             return False
@@ -143,7 +144,7 @@ class Interval:
 
     def describe(self) -> str:
         """Describe the interval for an error message."""
-        kind = "an integer" if self.integer else "a number"
+        kind = "an integer" if self.integer else "a finite number"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         brackets = ("[", "]") if self.closed else ("(", ")")

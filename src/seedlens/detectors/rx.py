@@ -77,7 +77,7 @@ class RXConfig:
         score_pooling: ``max``, ``mean`` or ``topk`` (mean of the highest ``topk_fraction`` of the map).
         topk_fraction: Fraction of the map averaged by ``topk``.
         threshold_quantile: Quantile of normal validation scores used as the threshold.
-        threshold: A fixed threshold instead.
+        threshold: A fixed threshold instead, in the units of the scores (for a knn ensemble: of the scaled maps).
         val_fraction: Fraction of normal training samples held out for the threshold without a val split.
         heatmap_quantile: Quantile at which heatmaps are clipped for display normalisation.
         seed: Seed of the hold-out draw.
@@ -421,13 +421,13 @@ def knn_member_maps(array: np.ndarray, config: RXConfig, background: Background 
 def member_scale(values: np.ndarray) -> tuple[float, float]:
     """Median and spread of a member's map values: the median absolute deviation (MAD).
 
-    Where more than half the values are equal (a flat background) the MAD is 0; the mean absolute deviation
-    from the median takes its place, and a constant map keeps the scale 1.
+    Where more than half the values are equal (a flat background) the MAD is 0; the standard deviation takes
+    its place (a value's distance from the median in it is at most the square root of the value count, so one
+    member cannot swamp the others without bound), and a constant map keeps the scale 1.
     """
     median = float(np.median(values))
-    deviation = np.abs(values - median)
-    for spread in (float(np.median(deviation)), float(deviation.mean())):
-        if spread > 1e-9 * max(abs(median), float(deviation.max()), 1e-30):
+    for spread in (float(np.median(np.abs(values - median))), float(np.std(values))):
+        if spread > 1e-9 * max(abs(median), float(np.abs(values - median).max()), 1e-30):
             return median, spread
     return median, 1.0
 
