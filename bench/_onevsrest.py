@@ -61,7 +61,6 @@ def one_vs_rest(
     anomaly. Images are ``(N, C, H, W)`` arrays. ``trained_detector(method, seed)`` builds an unfitted trained
     baseline.
     """
-    from seedlens.detectors import KNN
     from seedlens.evaluation import image_auroc
 
     out: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
@@ -71,15 +70,10 @@ def one_vs_rest(
         if train_per_class is not None:
             normal = normal[:train_per_class]
         labels = (y_test != c).astype(int)
-        if "knn" in methods or "iforest" in methods:
-            start = time.perf_counter()
-            detector = KNN(**knn_options).fit(normal, progress=False)
-            test = cached_embeddings(detector, x_test, cache)
-            if "knn" in methods:
-                out["knn"][names[c]] = [image_auroc(labels, detector.score_embeddings(test))]
-            if "iforest" in methods:
-                out["iforest"][names[c]] = [image_auroc(labels, isolation_forest_scores(detector.bank_, test))]
-            _report(c, names[c], "knn features", out, ("knn", "iforest"), start)
+        start = time.perf_counter()
+        for method, scores in feature_scores(methods, knn_options, normal, x_test, cache).items():
+            out[method][names[c]] = [image_auroc(labels, scores)]
+            _report(c, names[c], "knn features", out, (method,), start)
         for method in (m for m in methods if m in TRAINED):
             if trained_detector is None:
                 raise ValueError(f"method {method!r} needs trained_detector")
@@ -89,6 +83,24 @@ def one_vs_rest(
                 out[method].setdefault(names[c], []).append(image_auroc(labels, detector.score(x_test)))
             _report(c, names[c], method, out, (method,), start)
     return out
+
+
+def feature_scores(methods: list[str], knn_options: dict[str, Any], normal: Any, images: Any,
+                   cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Scores ``(N,)`` of ``images`` by the knn fitted on ``normal`` and by an IsolationForest on its bank.
+
+    Only the methods among ``knn`` and ``iforest`` that ``methods`` names; none: nothing is fitted.
+    """
+    from seedlens.detectors import KNN
+
+    wanted = [m for m in ("knn", "iforest") if m in methods]
+    if not wanted:
+        return {}
+    detector = KNN(**knn_options).fit(normal, progress=False)
+    embedded = cached_embeddings(detector, images, cache)
+    compute = {"knn": lambda: detector.score_embeddings(embedded),
+               "iforest": lambda: isolation_forest_scores(detector.bank_, embedded)}
+    return {m: compute[m]() for m in wanted}
 
 
 def isolation_forest_scores(normal: np.ndarray, test: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -109,15 +109,8 @@ def markdown(result: dict[str, Any]) -> str:
     r, s = result["results"], result["settings"]
     o = s["options"]
     anchors = ", ".join(f"{k} {v:.2f}" for k, v in r["anchors"].items())
-    if "methods" in r:
-        ran = set(r["methods"])
-        rows = method_rows(r, CLASSES, s.get("epochs_of_trained_baselines"), s.get("seeds_of_trained_baselines", 1))
-    else:  # results written before the benchmark compared methods: knn alone
-        ran = {"knn"}
-        rows = ["| class | " + " | ".join(r["per_class"]) + " | **mean** |",
-                "|---|" + "---|" * (len(r["per_class"]) + 1),
-                "| seedlens knn | " + " | ".join(f"{v:.3f}" for v in r["per_class"].values())
-                + f" | **{r['mean_auroc']:.3f}** |"]
+    ran = set(r["methods"])
+    rows = method_rows(r, CLASSES, s["epochs_of_trained_baselines"], s["seeds_of_trained_baselines"])
     lines = [*rows, "", f"Anchors (mean AUROC): {anchors}; target ≥ 0.90."]
     parts = [f"{s['train_per_class']} training images per class, {s['test_images']} test images"]
     if ran & {"knn", "iforest"}:
@@ -126,7 +119,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"distance, k = {o.get('k', 1)}), {o['image_size']}×{o['image_size']} inputs, a fraction "
                      f"{o.get('val_fraction', 0.2)} of the training images held out for the threshold, the rest in "
                      f"the bank" + (", which the IsolationForest (200 trees) is fitted on" if "iforest" in ran else ""))
-    trained = [m for m in r.get("methods", {}) if m in TRAINED]
+    trained = [m for m in r["methods"] if m in TRAINED]
     if trained:
         parts.append(f"{', '.join(LABELS[m] for m in trained)}: library defaults at 32×32 (Adam, batch 32, a "
                      f"fraction 0.2 of the training images held out for the threshold, confetti noise for FCDD and "

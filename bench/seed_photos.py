@@ -46,8 +46,8 @@ def load_photos(folder: Path) -> tuple[list[np.ndarray], list[str]]:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bench._onevsrest import TRAINED, cached_embeddings, isolation_forest_scores, parse_methods, summary
-    from seedlens.detectors import KNN, create_detector
+    from bench._onevsrest import TRAINED, feature_scores, parse_methods, summary
+    from seedlens.detectors import create_detector
     from seedlens.evaluation import image_auroc
 
     methods = parse_methods(args.methods)
@@ -66,14 +66,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         anomalous: dict[tuple[str, int], list[float]] = {key: [] for key in normal}
         for left_out in members:
             train = [photos[i] for i in members if i != left_out]
-            scores: dict[tuple[str, int], np.ndarray] = {}
-            if {"knn", "iforest"} & set(methods):
-                detector = KNN(**options).fit(train, progress=False)
-                embedded = cached_embeddings(detector, photos, cache)
-                if "knn" in methods:
-                    scores["knn", 0] = detector.score_embeddings(embedded)
-                if "iforest" in methods:
-                    scores["iforest", 0] = isolation_forest_scores(detector.bank_, embedded)
+            scores = {(m, 0): v for m, v in feature_scores(methods, options, train, photos, cache).items()}
             for method in (m for m in methods if m in TRAINED):
                 for seed in range(seeds[method]):
                     trained: Any = create_detector(method, epochs=args.epochs, device=args.device, seed=seed)
@@ -83,10 +76,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             for key, values in scores.items():
                 normal[key].append(float(values[left_out]))
                 anomalous[key].extend(values[others].tolist())
-        for (method, _), normal_scores in normal.items():
-            truth = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomalous[method, _]))]
+        for (method, seed), normal_scores in normal.items():
+            truth = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomalous[method, seed]))]
             per_seed[method].setdefault(name, []).append(
-                image_auroc(truth, np.r_[normal_scores, anomalous[method, _]]))
+                image_auroc(truth, np.r_[normal_scores, anomalous[method, seed]]))
         print(name + ": " + ", ".join(f"{m} {np.mean(per_seed[m][name]):.4f}" for m in methods), flush=True)
     settings = {"methods": methods, "knn_options": options, "epochs": args.epochs, "seeds": args.seeds,
                 "protocol": "one-vs-rest, leave one photo out (8 folds)", "photos": len(photos),
@@ -98,9 +91,6 @@ def markdown(result: dict[str, Any]) -> str:
     from bench._onevsrest import method_rows
 
     r, s = result["results"], result["settings"]
-    if "per_species" in r:  # written before the methods were compared: knn only
-        r = {"methods": {"knn": r["per_species"]}, "mean_auroc": {"knn": r["mean_auroc"]}}
-        s = {**s, "knn_options": s["options"], "methods": ["knn"]}
     names = list(next(iter(r["methods"].values())))
     size = s["knn_options"]["image_size"]
     lines = method_rows(r, names, s.get("epochs"), s.get("seeds", 1))

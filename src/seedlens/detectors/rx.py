@@ -426,8 +426,9 @@ def member_scale(values: np.ndarray) -> tuple[float, float]:
     member cannot swamp the others without bound), and a constant map keeps the scale 1.
     """
     median = float(np.median(values))
-    for spread in (float(np.median(np.abs(values - median))), float(np.std(values))):
-        if spread > 1e-9 * max(abs(median), float(np.abs(values - median).max()), 1e-30):
+    deviation = np.abs(values - median)
+    for spread in (float(np.median(deviation)), float(np.std(values))):
+        if spread > 1e-9 * max(abs(median), float(deviation.max()), 1e-30):
             return median, spread
     return median, 1.0
 
