@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--tag", default="", help="suffix of the result file, e.g. the machine (cpu, h100)")
     run.add_argument("--out-dir", default=str(RESULTS_DIR))
     sub.add_parser("table", help="regenerate bench/RESULTS.md from bench/results/*.json")
+    merge = sub.add_parser("merge", help="join one-vs-rest results run on disjoint classes into one file")
+    merge.add_argument("name", help="result name, e.g. fashion_mnist-gpu (written as NAME.json)")
+    merge.add_argument("parts", nargs="+", type=Path, help="result files of the same benchmark and settings")
+    merge.add_argument("--out-dir", default=str(RESULTS_DIR))
     known, rest = parser.parse_known_args(argv)
     if known.command == "run":
         module = importlib.import_module(BENCHMARKS[known.name])
@@ -64,7 +68,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
         write_markdown(Path(known.out_dir))
         return 0
+    if known.command == "merge":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return merge_results(known.name, known.parts, Path(known.out_dir))
     write_markdown(Path(RESULTS_DIR))
+    return 0
+
+
+def merge_results(name: str, parts: list[Path], out_dir: Path) -> int:
+    """Write ``out_dir/NAME.json`` from one-vs-rest parts run on disjoint classes; regenerate the Markdown."""
+    payloads = [json.loads(part.read_text()) for part in parts]
+    benchmark = name.split("-")[0]
+    module = importlib.import_module(BENCHMARKS.get(benchmark, "bench"))
+    wrong = [str(p) for p, payload in zip(parts, payloads, strict=True)
+             if payload["benchmark"].split("-")[0] != benchmark or "per_class_per_seed" not in payload["results"]]
+    if wrong or not hasattr(module, "CLASSES"):
+        print(f"merge: {name!r} needs one-vs-rest results (fashion_mnist, cifar10) of that benchmark; "
+              f"not: {', '.join(wrong) or benchmark}", file=sys.stderr)
+        return 2
+    from bench._onevsrest import merge_parts
+
+    try:
+        merged = merge_parts(payloads, list(module.CLASSES))
+    except ValueError as error:
+        print(f"merge: {error}", file=sys.stderr)
+        return 2
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps({**merged, "benchmark": name}, indent=2, default=float) + "\n")
+    print(f"wrote {path}")
+    write_markdown(out_dir)
     return 0
 
 

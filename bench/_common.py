@@ -34,7 +34,12 @@ def machine() -> dict[str, Any]:
 
 
 def git_dirty() -> bool | None:
-    """Whether the code a benchmark runs (``src/``, ``bench/*.py``) differs from the commit; None outside git."""
+    """Whether the code a benchmark runs (``src/``, ``bench/*.py``) differs from the commit; None outside git.
+
+    A copy without ``.git`` (the lent GPU machine) reports what ``BENCH_GIT_DIRTY`` (0 or 1) says, if set.
+    """
+    if os.environ.get("BENCH_GIT_DIRTY") in ("0", "1"):
+        return os.environ["BENCH_GIT_DIRTY"] == "1"
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--", "src", "bench/*.py"], capture_output=True,
                              text=True, cwd=Path(__file__).parents[1])
@@ -44,7 +49,9 @@ def git_dirty() -> bool | None:
 
 
 def git_commit() -> str | None:
-    """Return the current git commit of the repository, if any."""
+    """Return the current git commit of the repository, if any (``BENCH_GIT_COMMIT`` for a copy without git)."""
+    if os.environ.get("BENCH_GIT_COMMIT"):
+        return os.environ["BENCH_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
     except OSError:

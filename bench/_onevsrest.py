@@ -118,6 +118,36 @@ def summary(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
             "mean_auroc": {m: float(np.mean(list(rows.values()))) for m, rows in per_class.items() if rows}}
 
 
+def merge_parts(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One result from runs of one benchmark on disjoint classes (run side by side, e.g. on a GPU).
+
+    ``parts`` are whole result payloads (``bench/results/*.json``) with equal settings; the merged payload takes
+    the first one's machine, date and commit, the longest wall time, and lists the parts under
+    ``settings["merged_from"]``. Raises ``ValueError`` naming the setting or class that does not fit.
+    """
+    first = parts[0]
+    per_seed: dict[str, dict[str, list[float]]] = {}
+    for part in parts:
+        differing = sorted(k for k in {*first["settings"], *part["settings"]}
+                           if first["settings"].get(k) != part["settings"].get(k))
+        if differing:
+            raise ValueError(f"{part['benchmark']}: settings {differing} differ from {first['benchmark']}'s")
+        for method, rows in part["results"]["per_class_per_seed"].items():
+            taken = per_seed.setdefault(method, {})
+            twice = sorted(set(taken) & set(rows))
+            if twice:
+                raise ValueError(f"{part['benchmark']}: {method} on class(es) {twice} is in two parts")
+            taken.update(rows)
+    ordered = {m: {n: rows[n] for n in names if n in rows} for m, rows in per_seed.items()}
+    extra = {k: v for k, v in first["results"].items() if k not in ("per_class_per_seed", "methods", "mean_auroc")}
+    merged_from = [{"benchmark": p["benchmark"], "classes": sorted({n for rows in p["results"]["per_class_per_seed"]
+                                                                    .values() for n in rows}, key=names.index),
+                    "wall_time_s": p["wall_time_s"]} for p in parts]
+    return {**first, "wall_time_s": max(p["wall_time_s"] for p in parts),
+            "settings": {**first["settings"], "merged_from": merged_from},
+            "results": {**summary(ordered), **extra}}
+
+
 def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, seeds: int,
                 labels: dict[str, str] | None = None) -> list[str]:
     """Markdown table rows: one per method that ran, trained baselines labelled with their epochs and seeds."""

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,6 +202,39 @@ def test_fashion_mnist_harness_compares_methods_on_the_same_images(tmp_path):
     failed = subprocess.run([sys.executable, "-m", "bench", "run", "fashion_mnist", "--data-root", tmp_path / "data",
                              "--methods", "knn,svm", "--out-dir", out], cwd=ROOT, capture_output=True, text=True)
     assert failed.returncode != 0 and "unknown ['svm']" in failed.stderr and "iforest" in failed.stderr
+
+
+def test_one_vs_rest_parts_run_side_by_side_merge_into_one_result(tmp_path):
+    rng = np.random.default_rng(3)
+    (tmp_path / "data" / "fashion-mnist").mkdir(parents=True)
+    y_train, y_test = np.repeat(np.arange(10), 6), np.repeat(np.arange(10), 2)
+    np.savez(tmp_path / "data" / "fashion-mnist" / "fashion_mnist.npz", y_train=y_train, y_test=y_test,
+             x_train=rng.integers(0, 255, (60, 28, 28), dtype=np.uint8),
+             x_test=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8))
+    out = tmp_path / "results"
+    common = ("--data-root", tmp_path / "data", "--methods", "autoencoder", "--train-per-class", "6", "--device",
+              "cpu", "--out-dir", out)
+    for classes, tag, epochs in (("0,3", "a", "1"), ("7", "b", "1"), ("1", "c", "2")):
+        bench("run", "fashion_mnist", *common, "--classes", classes, "--tag", tag, "--epochs", epochs)
+    a, b = out / "fashion_mnist-a.json", out / "fashion_mnist-b.json"
+    bench("merge", "fashion_mnist-ab", a, b, "--out-dir", out)
+    merged = json.loads((out / "fashion_mnist-ab.json").read_text())
+    rows = merged["results"]["methods"]["autoencoder"]
+    assert list(rows) == ["t-shirt", "dress", "sneaker"]
+    assert merged["results"]["mean_auroc"]["autoencoder"] == pytest.approx(np.mean(list(rows.values())))
+    assert [p["classes"] for p in merged["settings"]["merged_from"]] == [["t-shirt", "dress"], ["sneaker"]]
+    assert "`fashion_mnist-ab.json`" in (tmp_path / "RESULTS.md").read_text()
+
+    def refused(*parts: Path) -> str:
+        result = subprocess.run([sys.executable, "-m", "bench", "merge", "fashion_mnist-x", *map(str, parts),
+                                 "--out-dir", str(out)], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 2 and not (out / "fashion_mnist-x.json").exists()
+        return result.stderr
+
+    assert "['dress', 't-shirt'] is in two parts" in refused(a, a)
+    assert "settings ['epochs'] differ" in refused(a, out / "fashion_mnist-c.json")
+    (out / "demo.json").write_text(json.dumps({"benchmark": "demo", "results": {}}))
+    assert "needs one-vs-rest results" in refused(a, out / "demo.json")
 
 
 def test_every_stored_result_still_renders(tmp_path):
