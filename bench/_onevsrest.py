@@ -164,6 +164,17 @@ def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, s
     return lines
 
 
+def provenance(settings: dict[str, Any]) -> list[str]:
+    """Markdown lines on how a result was put together: parts merged side by side, notes on cut runs."""
+    lines = []
+    if settings.get("merged_from"):
+        parts = "; ".join(f"{', '.join(p['classes'])} ({p['wall_time_s']:.0f} s)" for p in settings["merged_from"])
+        lines.append(f"Run as {len(settings['merged_from'])} parts side by side on the same machine: {parts}.")
+    if settings.get("note"):
+        lines.append(f"Note: {settings['note']}.")
+    return lines
+
+
 def _report(c: int, name: str, what: str, out: dict[str, dict[str, list[float]]], methods: tuple[str, ...],
             start: float) -> None:
     figures = ", ".join(f"{m} {np.mean(out[m][name]):.4f}" for m in methods if name in out.get(m, {}))

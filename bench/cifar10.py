@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._onevsrest import LABELS, METHODS, TRAINED, method_rows
+from bench._onevsrest import LABELS, METHODS, TRAINED, method_rows, provenance
 
 #: Epochs of the trained baselines: a smoke-level CPU budget.
 DEFAULT_EPOCHS = 3
@@ -123,9 +123,10 @@ def markdown(result: dict[str, Any]) -> str:
     if trained:
         parts.append(f"{', '.join(LABELS[m] for m in trained)}: library defaults at 32×32 (Adam, batch 32, a "
                      f"fraction 0.2 of the training images held out for the threshold, confetti noise for FCDD and "
-                     f"HSC: no outlier images), {s['epochs_of_trained_baselines']} epochs — a CPU smoke budget far "
-                     "below the papers' training; nothing tuned")
+                     f"HSC: no outlier images), {s['epochs_of_trained_baselines']} epochs (the papers train 600); "
+                     "nothing tuned")
     lines.append(f"Settings: {'; '.join(parts)}; device {o['device']}.")
+    lines += provenance(s)
     if "knn" in ran:
         lines.append(f"Selection of the knn configuration: {s['selection']}")
     return "\n".join(lines)

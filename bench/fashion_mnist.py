@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._onevsrest import LABELS, METHODS, method_rows
+from bench._onevsrest import LABELS, METHODS, method_rows, provenance
 from bench.cifar10 import CONFIGURATION as CIFAR10_CONFIGURATION
 
 #: Smoke-level default for the trained methods (1000 images per class: under a minute per class and method on 2 CPU
@@ -140,7 +140,7 @@ def markdown(result: dict[str, Any]) -> str:
             parts.append(f"trained methods at 28×28: {s['epochs']} epochs × {s['seeds']} seed(s), {s['optimizer']} "
                          f"lr {s['lr']}, batch {s['batch_size']}, FCDD/HSC anomalies: {s['anomalies']}")
         lines.append(f"Settings: {'; '.join(parts)}; device {s['device']}.")
-        return "\n".join(lines)
+        return "\n".join(lines + provenance(s))
     # results written before the benchmark compared methods: one detector per file
     lines = [
         "| class | " + " | ".join(r["per_class_mean"]) + " | **mean** |",

@@ -252,7 +252,8 @@ def markdown(result: dict[str, Any]) -> str:
     for method, row in r["methods"].items():
         label = LABELS.get(method, method)
         if method in ("fcdd", "hsc", "autoencoder"):
-            label += f" ({s['epochs_of_trained_baselines']} epochs × {s['seeds_of_trained_baselines']} seed(s))"
+            budget = f"{s['epochs_of_trained_baselines']} epochs × {s['seeds_of_trained_baselines']} seed(s)"
+            label = f"{label[:-1]}; {budget})" if label.endswith(")") else f"{label} ({budget})"
         lines.append(f"| {label} | {cell(row, 'ucsd')} | {cell(row, 'soares')} | {cell(row, 'pooled')} | "
                      f"{cell(row, 'val_pooled')} |")
     lines.append(f"| anchor: FCDD on public lung CT (project description, other splits) | | | ≈ {ANCHOR:.2f} | |")
@@ -265,7 +266,11 @@ def markdown(result: dict[str, Any]) -> str:
     if r.get("ucsd_errors"):
         lines += ["", f"Where UCSD fails: the highest-scoring non-COVID and lowest-scoring COVID test slices, "
                   f"[{r['ucsd_errors']}](results/{r['ucsd_errors']})."]
-    lines += ["", f"Selection: {s['selection']}", "",
-              f"Trained baselines: image size {s['image_size_of_trained_baselines'] or 'library default'}, backbone "
-              f"{s['backbone_of_trained_baselines']}, device {s['device']}."]
+    if {"knn", "cli"} & set(r["methods"]):
+        lines += ["", f"Selection: {s['selection']}"]
+    if {"fcdd", "hsc", "autoencoder"} & set(r["methods"]):
+        lines += ["", f"Trained baselines: image size {s['image_size_of_trained_baselines'] or 'library default'}, "
+                  f"backbone {s['backbone_of_trained_baselines']}, device {s['device']}."]
+    if s.get("data_note"):
+        lines += ["", f"Data: {s['data_note']}."]
     return "\n".join(lines)
