@@ -27,7 +27,8 @@ def train(
         ),
     ] = "auto",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Training epochs (default: 30, a small training set repeated within each to at least 500 steps).")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize inputs to S×S (2D) or S×S×S (3D).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:K.")] = None,
     config: Annotated[

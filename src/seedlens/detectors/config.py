@@ -10,6 +10,26 @@ from seedlens.config import Interval, validate_config
 #: Intensity normalisations a detector can apply before its network (see ``seedlens.data.transforms``).
 INTENSITIES = frozenset({"auto", "contrast", "minmax", "zscore", "window", "none"})
 
+#: Passes over the training set of the automatic budget (``epochs=None``).
+AUTO_EPOCHS = 30
+#: Fewest optimiser steps of the automatic budget. 30 passes over 40 volumes in batches of 32 are 30 steps, after
+#: which FCDD on synthetic seed volumes still scores at chance (AUROC 0.48).
+AUTO_MIN_STEPS = 500
+
+
+def training_budget(epochs: int | None, samples: int, batch_size: int) -> tuple[int, int]:
+    """Return ``(epochs, repeats)``: the passes to train and how often each pass repeats the training set.
+
+    A given ``epochs`` is used as it is (one repeat). ``None`` gives ``AUTO_EPOCHS`` passes, each repeating a small
+    training set (reshuffled as one) enough times for ``ceil(AUTO_MIN_STEPS / AUTO_EPOCHS)`` full batches, so that
+    training takes at least ``AUTO_MIN_STEPS`` steps; a large set is not repeated. Repeating within a pass, rather
+    than adding passes, keeps the per-pass learning-rate decay of the configured schedule.
+    """
+    if epochs is not None:
+        return epochs, 1
+    per_epoch = -(-AUTO_MIN_STEPS // AUTO_EPOCHS) * batch_size
+    return AUTO_EPOCHS, max(1, -(-per_epoch // max(samples, 1)))
+
 
 @dataclass
 class DeepDetectorConfig:
@@ -24,7 +44,9 @@ class DeepDetectorConfig:
         intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``minmax`` for volumes, whose CT
             values are calibrated so one global scaling keeps absolute density, ``zscore`` for cubes).
         window: ``(level, width)`` for ``intensity="window"`` (CT in HU, e.g. lung window ``(-600, 1500)``).
-        epochs: Training epochs.
+        epochs: Passes over the training set; None (default) is the automatic budget: ``AUTO_EPOCHS`` passes,
+            a small training set repeated within each pass so that training takes at least ``AUTO_MIN_STEPS``
+            optimiser steps (see :func:`training_budget`). A given number is used as it is.
         batch_size: Training batch size.
         optimizer: ``adam``, ``adamw`` or ``sgd`` (Nesterov momentum 0.9).
         lr: Learning rate.
@@ -54,7 +76,7 @@ class DeepDetectorConfig:
     image_size: int | None = None
     intensity: str = "auto"
     window: tuple[float, float] | None = None
-    epochs: int = 30
+    epochs: int | None = None
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -78,7 +100,7 @@ class DeepDetectorConfig:
         "image_size": (Interval(4, 4096, integer=True), None),
         "intensity": INTENSITIES,
         "window": (tuple, None),
-        "epochs": Interval(0, None, integer=True),
+        "epochs": (Interval(0, None, integer=True), None),
         "batch_size": Interval(1, None, integer=True),
         "optimizer": frozenset({"adam", "adamw", "sgd"}),
         "lr": Interval(0, None, closed=False),

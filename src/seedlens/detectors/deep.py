@@ -22,7 +22,7 @@ from torch import nn
 from seedlens.config import atomic_write_bytes, from_dict
 from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
 from seedlens.detectors.base import STATE_FILE, ArrayBatch, Detector, check_normalize
-from seedlens.detectors.config import DeepDetectorConfig
+from seedlens.detectors.config import DeepDetectorConfig, training_budget
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
@@ -130,9 +130,12 @@ class DeepDetector(Detector):
         device = select_device(config.device)
         torch.manual_seed(config.seed)
         self.network_ = self._build_network(config).to(device)
-        dataset = self._dataset(samples)
+        dataset: torch.utils.data.Dataset[Any] = self._dataset(samples)
+        epochs, repeats = training_budget(config.epochs, len(samples.train), config.batch_size)
+        if repeats > 1:
+            dataset = torch.utils.data.ConcatDataset([dataset] * repeats)
         train_config = TrainConfig(
-            epochs=config.epochs,
+            epochs=epochs,
             batch_size=config.batch_size,
             optimizer=config.optimizer,
             lr=config.lr,
@@ -158,6 +161,8 @@ class DeepDetector(Detector):
             "wall_time_s": result.wall_time_s,
             "device": result.device,
             "precision": result.precision,
+            "epochs": epochs,
+            "samples_per_epoch": len(samples.train) * repeats,
         }
         self.network_.eval()
         self._calibrate(samples.val_normal, config)

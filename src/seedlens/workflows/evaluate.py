@@ -103,13 +103,12 @@ def evaluate_detector(
         ("Score distribution", plot_score_histogram(labels, scores, detector.threshold_, out / "scores.png"))
     )
     figures += _gallery(detector, loaded, labels, scores, out / "heatmaps", gallery)
-    report = write_report_html(
-        out / REPORT_FILE,
-        title,
-        metrics,
-        figures,
-        settings={"detector": detector.name, **to_dict(detector.config_), "threshold": detector.threshold_},
-    )
+    settings = {"detector": detector.name, **to_dict(detector.config_), "threshold": detector.threshold_}
+    if "epochs" in settings and settings["epochs"] is None:
+        from seedlens.detectors.config import AUTO_EPOCHS, AUTO_MIN_STEPS
+
+        settings["epochs"] = f"auto ({AUTO_EPOCHS} passes, at least {AUTO_MIN_STEPS} steps)"
+    report = write_report_html(out / REPORT_FILE, title, metrics, figures, settings=settings)
     paths = [r.path for r in records]
     return EvaluationResult(metrics, np.asarray(scores), labels, paths, metrics_path, report, figures)
 
