@@ -78,7 +78,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def merge_results(name: str, parts: list[Path], out_dir: Path) -> int:
     """Write ``out_dir/NAME.json`` from one-vs-rest parts run on disjoint classes; regenerate the Markdown."""
-    payloads = [json.loads(part.read_text()) for part in parts]
+    payloads = []
+    for part in parts:
+        try:
+            payload = json.loads(part.read_text())
+        except (OSError, ValueError) as error:
+            print(f"merge: {part}: not a readable result file ({error})", file=sys.stderr)
+            return 2
+        missing = [k for k in ("benchmark", "settings", "results", "machine", "wall_time_s") if k not in payload]
+        if missing:
+            print(f"merge: {part}: not a benchmark result (no {', '.join(missing)})", file=sys.stderr)
+            return 2
+        payloads.append(payload)
     benchmark = name.split("-")[0]
     module = importlib.import_module(BENCHMARKS.get(benchmark, "bench"))
     wrong = [str(p) for p, payload in zip(parts, payloads, strict=True)

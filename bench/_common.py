@@ -38,25 +38,26 @@ def git_dirty() -> bool | None:
 
     A copy without ``.git`` (the lent GPU machine) reports what ``BENCH_GIT_DIRTY`` (0 or 1) says, if set.
     """
-    if os.environ.get("BENCH_GIT_DIRTY") in ("0", "1"):
-        return os.environ["BENCH_GIT_DIRTY"] == "1"
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--", "src", "bench/*.py"], capture_output=True,
                              text=True, cwd=Path(__file__).parents[1])
     except OSError:
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+        out = None
+    if out is not None and out.returncode == 0:
+        return bool(out.stdout.strip())
+    flag = os.environ.get("BENCH_GIT_DIRTY")
+    return flag == "1" if flag in ("0", "1") else None
 
 
 def git_commit() -> str | None:
-    """Return the current git commit of the repository, if any (``BENCH_GIT_COMMIT`` for a copy without git)."""
-    if os.environ.get("BENCH_GIT_COMMIT"):
-        return os.environ["BENCH_GIT_COMMIT"]
+    """The current git commit of the repository; ``BENCH_GIT_COMMIT`` for a copy without git; else None."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
     except OSError:
-        return None
-    return out.stdout.strip() or None
+        out = None
+    if out is not None and out.returncode == 0 and out.stdout.strip():
+        return out.stdout.strip()
+    return os.environ.get("BENCH_GIT_COMMIT") or None
 
 
 def write_result(

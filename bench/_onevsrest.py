@@ -119,11 +119,12 @@ def summary(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
 
 
 def merge_parts(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
-    """One result from runs of one benchmark on disjoint classes (run side by side, e.g. on a GPU).
+    """One result from runs of one benchmark on disjoint classes (e.g. side by side on a GPU).
 
-    ``parts`` are whole result payloads (``bench/results/*.json``) with equal settings; the merged payload takes
-    the first one's machine, date and commit, the longest wall time, and lists the parts under
-    ``settings["merged_from"]``. Raises ``ValueError`` naming the setting or class that does not fit.
+    ``parts`` are whole result payloads (``bench/results/*.json``) with equal settings, machine kind and commit;
+    the merged payload takes the first one's machine, date and commit, the longest wall time, and lists the parts
+    with their own wall times under ``settings["merged_from"]``. Raises ``ValueError`` naming the setting,
+    machine field or class that does not fit.
     """
     first = parts[0]
     per_seed: dict[str, dict[str, list[float]]] = {}
@@ -132,6 +133,13 @@ def merge_parts(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]
                            if first["settings"].get(k) != part["settings"].get(k))
         if differing:
             raise ValueError(f"{part['benchmark']}: settings {differing} differ from {first['benchmark']}'s")
+        where = [k for k in ("gpu", "cpu_count", "torch") if first["machine"].get(k) != part["machine"].get(k)]
+        where += [k for k in ("git_commit", "git_dirty") if first.get(k) != part.get(k)]
+        if where:
+            raise ValueError(f"{part['benchmark']}: ran elsewhere than {first['benchmark']} ({', '.join(where)})")
+        unknown = sorted({n for rows in part["results"]["per_class_per_seed"].values() for n in rows} - set(names))
+        if unknown:
+            raise ValueError(f"{part['benchmark']}: unknown class(es) {unknown}")
         for method, rows in part["results"]["per_class_per_seed"].items():
             taken = per_seed.setdefault(method, {})
             twice = sorted(set(taken) & set(rows))
@@ -169,7 +177,8 @@ def provenance(settings: dict[str, Any]) -> list[str]:
     lines = []
     if settings.get("merged_from"):
         parts = "; ".join(f"{', '.join(p['classes'])} ({p['wall_time_s']:.0f} s)" for p in settings["merged_from"])
-        lines.append(f"Run as {len(settings['merged_from'])} parts side by side on the same machine: {parts}.")
+        lines.append(f"Joined from {len(settings['merged_from'])} runs of disjoint classes (same settings, machine "
+                     f"kind and commit; `python -m bench merge`), with their wall times: {parts}.")
     if settings.get("note"):
         lines.append(f"Note: {settings['note']}.")
     return lines

@@ -18,7 +18,7 @@ python3 -c "import seedlens.detectors, seedlens.data, seedlens.evaluation, sklea
 
 bench() {  # bench LOG_NAME ARGS...: one benchmark run in the background, cut at RUN_SECONDS
   local log=$1; shift
-  timeout "${RUN_SECONDS:-500}" python3 -m bench run "$@" --device "$DEVICE" --out-dir "$RESULTS" \
+  timeout "${RUN_SECONDS:-480}" python3 -m bench run "$@" --device "$DEVICE" --out-dir "$RESULTS" \
     >"$RESULTS/$log.log" 2>&1 &
 }
 FASHION=(fashion_mnist --data-root "$DATA" --train-per-class 0 ${FASHION_EXTRA:-} --epochs "${FASHION_EPOCHS:-40}")

@@ -36,7 +36,7 @@ SCENES = {
 }
 ANCHORS = {"global RX (literature)": 0.974, "LREN (AAAI 2021)": 0.9951}
 LREN = {"Hydice": 0.9998, "Pavia (ABU beach 4)": 0.9925, "Coast (ABU urban 2)": 0.9982, "SanDiego": 0.9897}
-#: Epochs of the transductive vanilla FCDD row (the library default; about 1 min per scene on 2 CPU cores); the other
+#: Epochs of the transductive vanilla FCDD row, given explicitly (about 1 min per scene on 2 CPU cores); the other
 #: rows train nothing. ``--epochs 0`` leaves the FCDD row out.
 DEFAULT_EPOCHS = 30
 #: Random crops of a scene that FCDD trains on, and their side.

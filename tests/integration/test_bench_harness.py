@@ -234,7 +234,12 @@ def test_one_vs_rest_parts_run_side_by_side_merge_into_one_result(tmp_path):
     assert "['dress', 't-shirt'] is in two parts" in refused(a, a)
     assert "settings ['epochs'] differ" in refused(a, out / "fashion_mnist-c.json")
     (out / "demo.json").write_text(json.dumps({"benchmark": "demo", "results": {}}))
-    assert "needs one-vs-rest results" in refused(a, out / "demo.json")
+    assert "demo.json: not a benchmark result (no settings, machine, wall_time_s)" in refused(a, out / "demo.json")
+    assert "gone.json: not a readable result file" in refused(a, out / "gone.json")
+    elsewhere = json.loads(b.read_text())
+    elsewhere["machine"]["gpu"] = "NVIDIA H200"
+    (out / "elsewhere.json").write_text(json.dumps(elsewhere))
+    assert "ran elsewhere than fashion_mnist-a (gpu)" in refused(a, out / "elsewhere.json")
 
 
 def test_every_stored_result_still_renders(tmp_path):

@@ -23,7 +23,9 @@ def training_budget(epochs: int | None, samples: int, batch_size: int) -> tuple[
     A given ``epochs`` is used as it is (one repeat). ``None`` gives ``AUTO_EPOCHS`` passes, each repeating a small
     training set (reshuffled as one) enough times for ``ceil(AUTO_MIN_STEPS / AUTO_EPOCHS)`` full batches, so that
     training takes at least ``AUTO_MIN_STEPS`` steps; a large set is not repeated. Repeating within a pass, rather
-    than adding passes, keeps the per-pass learning-rate decay of the configured schedule.
+    than adding passes, keeps the per-pass learning-rate decay of the configured schedule. Repeats are whole, so
+    a set just short of 17 batches is doubled (up to about twice the minimum). The minimum counts the steps of one
+    process; under torchrun each of W processes takes about 1/W of them.
     """
     if epochs is not None:
         return epochs, 1
@@ -100,7 +102,7 @@ class DeepDetectorConfig:
         "image_size": (Interval(4, 4096, integer=True), None),
         "intensity": INTENSITIES,
         "window": (tuple, None),
-        "epochs": (Interval(0, None, integer=True), None),
+        "epochs": (Interval(1, None, integer=True), None),
         "batch_size": Interval(1, None, integer=True),
         "optimizer": frozenset({"adam", "adamw", "sgd"}),
         "lr": Interval(0, None, closed=False),

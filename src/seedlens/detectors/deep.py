@@ -130,12 +130,11 @@ class DeepDetector(Detector):
         device = select_device(config.device)
         torch.manual_seed(config.seed)
         self.network_ = self._build_network(config).to(device)
-        dataset: torch.utils.data.Dataset[Any] = self._dataset(samples)
+        dataset = self._dataset(samples)
         epochs, repeats = training_budget(config.epochs, len(samples.train), config.batch_size)
-        if repeats > 1:
-            dataset = torch.utils.data.ConcatDataset([dataset] * repeats)
         train_config = TrainConfig(
             epochs=epochs,
+            dataset_repeats=repeats,
             batch_size=config.batch_size,
             optimizer=config.optimizer,
             lr=config.lr,

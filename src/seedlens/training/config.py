@@ -32,6 +32,9 @@ class TrainConfig:
 
     Attributes:
         epochs: Passes over the dataset. May be raised when resuming to train longer.
+        dataset_repeats: Times each epoch goes through the dataset, reshuffled as one set: a small dataset
+            repeated within an epoch gets more steps per epoch without stretching a per-epoch schedule. Part of
+            the run: a resume must keep it.
         batch_size: Samples per step *per process*; under torchrun the global batch is
             ``batch_size * WORLD_SIZE``.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (SGD uses Nesterov momentum 0.9).
@@ -50,6 +53,7 @@ class TrainConfig:
     """
 
     epochs: int = 50
+    dataset_repeats: int = 1
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -79,6 +83,7 @@ def _milestones(value: Any) -> bool:
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "epochs": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    "dataset_repeats": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "batch_size": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(map(repr, OPTIMIZERS))}"),
     "lr": (lambda v: _number(v) and 0 < v < float("inf"), "a finite number > 0"),

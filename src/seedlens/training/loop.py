@@ -23,7 +23,15 @@ from typing import Any, cast
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, RandomSampler, Sampler
+from torch.utils.data import (
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+)
 
 from seedlens.config import save_yaml, to_dict
 from seedlens.errors import ConfigError, DataSourceError, ShapeError
@@ -313,6 +321,8 @@ def _make_loader(
     dataset: Dataset[Any], config: TrainConfig, info: DistInfo, device: torch.device
 ) -> tuple[Sampler[int], DataLoader[Any]]:
     sampler: Sampler[int]
+    if config.dataset_repeats > 1:
+        dataset = ConcatDataset([dataset] * config.dataset_repeats)
     if info.is_distributed:
         sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
     else:

@@ -14,6 +14,7 @@ from seedlens.training.config import RULES, validate
 
 BAD_VALUES = {
     "epochs": [0, -1, 2.5, True, "3"],
+    "dataset_repeats": [0, -2, 1.5, None],
     "batch_size": [0, 1.0, None],
     "optimizer": ["Adam", "rmsprop", ""],
     "lr": [0, -1e-3, float("nan"), float("inf"), "0.1"],

@@ -146,3 +146,20 @@ def test_worker_processes_give_the_same_run(tiny):
     train(multi, tiny.noisy_step, tiny.TinyDataset(), tiny.config(1, num_workers=1), progress=False)
     for key, value in single.state_dict().items():
         assert torch.equal(value, multi.state_dict()[key]), key
+
+
+def test_dataset_repeats_lengthen_each_epoch_and_stay_fixed_on_resume(tiny, tmp_path):
+    steps = []
+
+    def counting_step(model, batch, gen):
+        steps.append(len(batch["x"]))
+        return tiny.noisy_step(model, batch, gen)
+
+    train(tiny.tiny_net(), counting_step, tiny.TinyDataset(5), tiny.config(1, dataset_repeats=4), progress=False)
+    assert steps == [8, 8]  # 5 samples x 4 = 20 per epoch: two full batches, the ragged 4 dropped
+    run_dir = tmp_path / "run"
+    train(tiny.tiny_net(), tiny.noisy_step, tiny.TinyDataset(), tiny.config(1, dataset_repeats=2), run_dir,
+          progress=False)
+    with pytest.raises(ConfigError, match="dataset_repeats: 2 in the checkpoint, 1 now"):
+        train(tiny.tiny_net(), tiny.noisy_step, tiny.TinyDataset(), tiny.config(2), run_dir, resume=True,
+              progress=False)
