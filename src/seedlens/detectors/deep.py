@@ -80,6 +80,9 @@ class DeepDetector(Detector):
     """
 
     Config: ClassVar[type[DeepDetectorConfig]] = DeepDetectorConfig
+    #: The training budget ``fit`` used: ``{"epochs": E, "samples_per_epoch": S}``; None if loaded from a detector
+    #: saved before it was recorded.
+    budget_: dict[str, int] | None
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
@@ -160,9 +163,8 @@ class DeepDetector(Detector):
             "wall_time_s": result.wall_time_s,
             "device": result.device,
             "precision": result.precision,
-            "epochs": epochs,
-            "samples_per_epoch": len(samples.train) * repeats,
         }
+        self.budget_ = {"epochs": epochs, "samples_per_epoch": len(samples.train) * repeats}
         self.network_.eval()
         self._calibrate(samples.val_normal, config)
         return self
@@ -386,6 +388,7 @@ class DeepDetector(Detector):
             "preprocessor": self.preprocessor_.to_dict(),
             "normalizer": self.normalizer_.to_dict(),
             "history": [float(v) for v in getattr(self, "history_", [])],
+            "budget": getattr(self, "budget_", None),
             **self._extra_state(),
         }
         atomic_write_bytes(folder / STATE_FILE, json.dumps(state, indent=2).encode())
@@ -416,6 +419,7 @@ class DeepDetector(Detector):
         detector.normalizer_ = GlobalNormalizer.from_dict(state["normalizer"])
         detector.val_scores_ = np.asarray(state["val_scores"], dtype=np.float64)
         detector.history_ = list(state.get("history", []))
+        detector.budget_ = state.get("budget")  # None for detectors saved before the budget was recorded
         detector._load_extra_state(state)
         network = detector._build_network(config)
         weights = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)

@@ -103,14 +103,21 @@ def evaluate_detector(
         ("Score distribution", plot_score_histogram(labels, scores, detector.threshold_, out / "scores.png"))
     )
     figures += _gallery(detector, loaded, labels, scores, out / "heatmaps", gallery)
-    settings = {"detector": detector.name, **to_dict(detector.config_), "threshold": detector.threshold_}
-    if "epochs" in settings and settings["epochs"] is None:
-        from seedlens.detectors.config import AUTO_EPOCHS, AUTO_MIN_STEPS
-
-        settings["epochs"] = f"auto ({AUTO_EPOCHS} passes, at least {AUTO_MIN_STEPS} steps)"
-    report = write_report_html(out / REPORT_FILE, title, metrics, figures, settings=settings)
+    report = write_report_html(out / REPORT_FILE, title, metrics, figures, settings=report_settings(detector))
     paths = [r.path for r in records]
     return EvaluationResult(metrics, np.asarray(scores), labels, paths, metrics_path, report, figures)
+
+
+def report_settings(detector: Any) -> dict[str, Any]:
+    """The detector's name, options and threshold as the report lists them; an automatic budget as it came out."""
+    settings = {"detector": detector.name, **to_dict(detector.config_), "threshold": detector.threshold_}
+    if "epochs" in settings and settings["epochs"] is None:
+        from seedlens.detectors.config import AUTO_MIN_STEPS
+
+        budget = getattr(detector, "budget_", None)  # None for detectors saved before the budget was recorded
+        settings["epochs"] = (f"auto: {budget['epochs']} passes of {budget['samples_per_epoch']} samples"
+                              if budget else f"auto (at least {AUTO_MIN_STEPS} steps)")
+    return settings
 
 
 def _gallery(

@@ -172,16 +172,17 @@ def test_training_budget_repeats_only_small_training_sets_and_keeps_given_epochs
         assert epochs == AUTO_EPOCHS and AUTO_MIN_STEPS <= steps <= 2 * AUTO_MIN_STEPS + epochs, (samples, batch)
 
 
-def test_default_budget_trains_a_handful_of_samples_long_enough():
+def test_default_budget_trains_a_handful_of_samples_long_enough(tmp_path):
     """30 passes over 10 slices in batches of 8 are 30 steps; the default repeats them to 510 and finds patches."""
     rng = np.random.default_rng(7)
     anomalous, _ = _with_bright_patches(_slices(40, 20_000), rng)
     x, labels = np.concatenate([_slices(40, 10_000), anomalous]), np.r_[np.zeros(40), np.ones(40)]
     options = {"backbone": "fcdd32", "image_size": 32, "batch_size": 8, "device": "cpu", "seed": 0}
     default = FCDD(**options).fit(_slices(12, 0), progress=False)
-    assert default.training_stats_["epochs"] == len(default.history_) == 30
-    assert default.training_stats_["samples_per_epoch"] == 10 * 14  # 10 training slices (2 held out) x 14
+    assert default.budget_ == {"epochs": 30, "samples_per_epoch": 10 * 14}  # 10 slices (2 held out) x 14
+    assert len(default.history_) == 30
+    assert FCDD.load(default.save(tmp_path / "run")).budget_ == default.budget_
     passes = FCDD(epochs=30, **options).fit(_slices(12, 0), progress=False)
-    assert passes.training_stats_["samples_per_epoch"] == 10
+    assert passes.budget_ == {"epochs": 30, "samples_per_epoch": 10}
     default_auroc, passes_auroc = image_auroc(labels, default.score(x)), image_auroc(labels, passes.score(x))
     assert default_auroc >= 0.9 and default_auroc > passes_auroc + 0.1, (default_auroc, passes_auroc)

@@ -93,3 +93,19 @@ def test_print_metrics_table(scores):
     narrow = Console(record=True, width=60)
     print_metrics_table({"image_auroc": 0.5}, console=narrow)
     assert "0.5000" in narrow.export_text()
+
+
+def test_report_settings_say_what_an_automatic_budget_came_to():
+    from types import SimpleNamespace
+
+    from seedlens.detectors.config import DeepDetectorConfig
+    from seedlens.workflows.evaluate import report_settings
+
+    def detector(budget, epochs=None):
+        return SimpleNamespace(name="fcdd", config_=DeepDetectorConfig(epochs=epochs), threshold_=1.5, budget_=budget)
+
+    assert report_settings(detector({"epochs": 30, "samples_per_epoch": 560}))["epochs"] == \
+        "auto: 30 passes of 560 samples"
+    assert report_settings(detector(None))["epochs"] == "auto (at least 500 steps)"  # saved before budgets
+    given = report_settings(detector({"epochs": 12, "samples_per_epoch": 40}, epochs=12))
+    assert given["epochs"] == 12 and given["threshold"] == 1.5 and given["detector"] == "fcdd"
