@@ -173,7 +173,7 @@ def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, s
 
 
 def provenance(settings: dict[str, Any]) -> list[str]:
-    """Markdown lines on how a result was put together: parts merged side by side, notes on cut runs."""
+    """Markdown lines on how a result was put together: the runs it was joined from, notes on cut runs."""
     lines = []
     if settings.get("merged_from"):
         parts = "; ".join(f"{', '.join(p['classes'])} ({p['wall_time_s']:.0f} s)" for p in settings["merged_from"])
