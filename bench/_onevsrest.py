@@ -165,11 +165,16 @@ def method_rows(results: dict[str, Any], names: list[str], epochs: int | None, s
             continue
         label = {**LABELS, **(labels or {})}[method]
         if method in TRAINED:
-            budget = f"{epochs} epochs × {seeds} seed(s)"
-            label = f"{label[:-1]}; {budget})" if label.endswith(")") else f"{label} ({budget})"
+            label = with_budget(label, epochs, seeds)
         lines.append(f"| {label} | " + " | ".join(f"{row[n]:.3f}" if n in row else "–" for n in names)
                      + f" | **{results['mean_auroc'][method]:.3f}** |")
     return lines
+
+
+def with_budget(label: str, epochs: int | None, seeds: int) -> str:
+    """A trained method's row label with its budget: inside the label's closing bracket if it has one."""
+    budget = f"{epochs} epochs × {seeds} seed(s)"
+    return f"{label[:-1]}; {budget})" if label.endswith(")") else f"{label} ({budget})"
 
 
 def provenance(settings: dict[str, Any]) -> list[str]:

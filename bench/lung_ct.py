@@ -232,6 +232,8 @@ def write_errors(records: list[Any], arrays: list[np.ndarray], scores: np.ndarra
 
 
 def markdown(result: dict[str, Any]) -> str:
+    from bench._onevsrest import with_budget
+
     r, s = result["results"], result["settings"]
     header = ["| method | UCSD (split by patient) | Soares (image-level split: optimistic) | pooled | val pooled |",
               "|---|---|---|---|---|"]
@@ -252,8 +254,7 @@ def markdown(result: dict[str, Any]) -> str:
     for method, row in r["methods"].items():
         label = LABELS.get(method, method)
         if method in ("fcdd", "hsc", "autoencoder"):
-            budget = f"{s['epochs_of_trained_baselines']} epochs × {s['seeds_of_trained_baselines']} seed(s)"
-            label = f"{label[:-1]}; {budget})" if label.endswith(")") else f"{label} ({budget})"
+            label = with_budget(label, s["epochs_of_trained_baselines"], s["seeds_of_trained_baselines"])
         lines.append(f"| {label} | {cell(row, 'ucsd')} | {cell(row, 'soares')} | {cell(row, 'pooled')} | "
                      f"{cell(row, 'val_pooled')} |")
     lines.append(f"| anchor: FCDD on public lung CT (project description, other splits) | | | ≈ {ANCHOR:.2f} | |")
