@@ -153,18 +153,20 @@ class Interval:
 
 @dataclasses.dataclass(frozen=True)
 class Each:
-    """A constraint on a non-empty tuple: every element satisfies ``item``, and no element repeats."""
+    """A constraint on a non-empty tuple: every element satisfies ``item`` (and, if ``distinct``, none repeats)."""
 
     item: Interval
+    distinct: bool = True
 
     def check(self, value: Any) -> bool:
         """Return whether ``value`` is such a tuple."""
         return (isinstance(value, tuple) and len(value) > 0 and all(self.item.check(v) for v in value)
-                and len(set(value)) == len(value))
+                and (not self.distinct or len(set(value)) == len(value)))
 
     def describe(self) -> str:
         """Describe the constraint for an error message."""
-        return f"a non-empty list of distinct values, each {self.item.describe()}"
+        kind = "distinct values" if self.distinct else "values"
+        return f"a non-empty list of {kind}, each {self.item.describe()}"
 
 
 #: A declared parameter constraint: an Interval, Each, a set of allowed values, a type, or None (anything).

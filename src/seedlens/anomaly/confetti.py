@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from seedlens.anomaly._blobs import SHAPES, blob_footprints, randint, uniform
+from seedlens.data.transforms.foreground import otsu_threshold
 from seedlens.errors import ConfigError, ShapeError
 
 #: A blob whose mean absolute change is below this fraction of the value range gets its sign flipped.
@@ -37,23 +38,6 @@ def _value_range(x: Tensor, value_range: tuple[float, float] | None) -> tuple[fl
     if hi - lo < 1e-6:  # a constant sample: any visible change is an anomaly
         return lo - 0.5, lo + 0.5
     return lo, hi
-
-
-def otsu_threshold(values: Tensor, bins: int = 128) -> float:
-    """Otsu's threshold of ``values``: the cut maximising the between-class variance of a ``bins``-bin histogram."""
-    flat = values.detach().flatten().float().cpu()
-    lo, hi = float(flat.min()), float(flat.max())
-    if hi - lo < 1e-12:
-        return lo
-    hist = torch.histc(flat, bins=bins, min=lo, max=hi).double()
-    centres = lo + (torch.arange(bins, dtype=torch.float64) + 0.5) * (hi - lo) / bins
-    w0 = hist.cumsum(0)
-    w1 = hist.sum() - w0
-    m0 = (hist * centres).cumsum(0)
-    m1 = (hist * centres).sum() - m0
-    between = (w0 * w1) * (m0 / w0.clamp_min(1e-12) - m1 / w1.clamp_min(1e-12)) ** 2
-    k = int(between[:-1].argmax())
-    return float(lo + (k + 1) * (hi - lo) / bins)
 
 
 def foreground_mask(x: Tensor) -> Tensor:

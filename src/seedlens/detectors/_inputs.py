@@ -54,38 +54,10 @@ def stack_or_list(maps: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
 def normal_train_val(
     data: Any, modality: Modality | None, val_fraction: float, seed: int
 ) -> tuple[list[np.ndarray], list[np.ndarray], Modality]:
-    """Normal training samples, normal validation samples and the modality, for detectors fitted without labels.
+    """Normal training and validation arrays and the modality (see ``seedlens.detectors._intake``)."""
+    from seedlens.detectors._intake import normal_train_val as split
 
-    ``data`` is a data source (its ``train`` split's normal samples; its ``val`` split's normal samples, or a held-out
-    ``val_fraction`` of the training samples when it has none) or normal samples ``(N, C, *spatial)`` / a list of
-    ``(C, *spatial)`` arrays, of which ``val_fraction`` is held out.
-
-    Raises:
-        DataSourceError: the source has no normal training samples.
-        ConfigError: an empty batch, or too few samples to hold any out.
-    """
-    from seedlens.detectors.deep import _hold_out
-    from seedlens.errors import ConfigError, DataSourceError
-
-    rng = np.random.default_rng(seed)
-    if hasattr(data, "records"):
-        from seedlens.data.loading import load_record
-
-        loaded = [load_record(r, modality=modality) for r in data.records("train", normal_only=True)]
-        if not loaded:
-            raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
-        arrays = [s.array for s in loaded]
-        modality = modality or Modality.parse(loaded[0].meta.modality)
-        val = [load_record(r, modality=modality).array for r in data.records("val", normal_only=True)]
-    else:
-        arrays = as_array_list(data)
-        if not arrays:
-            raise ConfigError("fit needs at least one normal sample; got an empty batch")
-        modality = modality or infer_modality(arrays[0])
-        val = []
-    if not val:
-        arrays, _, _, val = _hold_out(arrays, [0] * len(arrays), [None] * len(arrays), val_fraction, rng)
-    return arrays, val, Modality.parse(modality)
+    return split(data, modality, val_fraction, seed)
 
 
 def even_counts(sizes: Sequence[int], total: int) -> np.ndarray:

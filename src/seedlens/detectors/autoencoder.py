@@ -75,10 +75,12 @@ class Autoencoder(DeepDetector):
             x, _ = random_flips(x, batch["mask"], generator)
         return ((model(x) - x) ** 2).mean()
 
-    def _maps_and_scores(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        from seedlens.anomaly import reconstruction_error
-        from seedlens.explain.smoothing import gaussian_blur
+    def _scoring_module(self) -> Any:
+        from seedlens.inference import DenseScoring, ReconstructionError
 
-        with torch.no_grad():
-            maps = gaussian_blur(reconstruction_error(self.network_(x).float(), x.float()), self.sigma_)
-        return (maps if want_maps else None), self.pool_scores(maps)
+        return DenseScoring(ReconstructionError(self.network_, self.sigma_), self.score_pooling_,
+                            self.config_.topk_fraction)
+
+    def _multiple(self, config: DeepDetectorConfig) -> int:
+        assert isinstance(config, AutoencoderConfig)
+        return 2**config.depth

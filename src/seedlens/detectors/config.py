@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from seedlens.config import Interval, validate_config
+from seedlens.config import Each, Interval, validate_config
 
 #: Intensity normalisations a detector can apply before its network (see ``seedlens.data.transforms``).
-INTENSITIES = frozenset({"auto", "contrast", "minmax", "zscore", "window", "none"})
+INTENSITIES = frozenset({"auto", "contrast", "minmax", "zscore", "foreground", "window", "none"})
+
+_POSITIVE = Interval(0, None, closed=False)
 
 #: Passes over the training set of the automatic budget (``epochs=None``).
 AUTO_EPOCHS = 30
@@ -42,9 +44,25 @@ class DeepDetectorConfig:
             modality and ``image_size``: ``fcdd28``/``fcdd32``/``fcdd224`` for images, ``fcdd3d`` for volumes,
             ``spectral`` for cubes).
         modality: ``image``, ``volume`` or ``cube``; None infers it from the data.
-        image_size: Side length inputs are resized to (2D: S×S, 3D: S×S×S); None picks the backbone's size.
-        intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``minmax`` for volumes, whose CT
-            values are calibrated so one global scaling keeps absolute density, ``zscore`` for cubes).
+        image_size: Fit every sample into S×S (2D) or S×S×S (3D), the aspect ratio kept (the long side scaled to S,
+            the others padded) and train on whole samples. None: images are fitted into the backbone's native
+            size (64 px for ``fcdd32``) unless ``patch_size`` is given; volumes and cubes stay at their native
+            resolution (after ``spacing``) and train on patches.
+        spacing: Physical voxel size samples are resampled to: ``auto`` (volumes: the per-axis median of the
+            training samples' spacings; images and cubes keep their pixel grid), a number or one per axis (any
+            modality), or None (never resample). A sample whose spacing is unknown (TIFF stacks, PNG, arrays) is
+            treated as isotropic at the finest target spacing; the fitted detector records how many were.
+        patch_size: Training patch per axis (one number for all) at native resolution; patches are drawn inside
+            the object, and off the anomaly mask of normal samples. None: the whole sample with ``image_size``,
+            else the median training shape capped at 64 voxels (3D) or 128 pixels (2D). Rounded up to the
+            network's stride.
+        window_size: Sliding window per axis at inference (native resolution); None: the largest of the patch
+            size, 96 voxels (3D) or 512 pixels (2D), and what the receptive field needs. Scans smaller than the
+            window are scored in one pass.
+        num_workers: DataLoader worker processes reading training patches (0: in the training process).
+        intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``foreground`` for volumes — clipped
+            to the 0.5/99.5 percentiles of the training foreground, then standardised, nnU-Net's rule for CT —,
+            ``zscore`` for cubes).
         window: ``(level, width)`` for ``intensity="window"`` (CT in HU, e.g. lung window ``(-600, 1500)``).
         epochs: Passes over the training set; None (default) is the automatic budget: ``AUTO_EPOCHS`` passes,
             a small training set repeated within each pass so that training takes at least ``AUTO_MIN_STEPS``
@@ -63,8 +81,8 @@ class DeepDetectorConfig:
         val_fraction: Fraction of the normal training samples held out for the threshold when the data
             has no validation split.
         score_pooling: How a heatmap becomes a sample score: ``mean``, ``topk`` (mean of the highest
-            ``topk_fraction`` of cells) or ``max``; ``auto`` = ``mean`` for images and cubes, ``topk`` for
-            volumes (a 1% void barely moves the mean of a volume).
+            ``topk_fraction`` of cells) or ``max``; ``auto`` = ``mean`` for whole images and cubes, ``topk`` for
+            volumes and for anything scored at native resolution (a 1% void barely moves the mean of a volume).
         topk_fraction: Fraction of map cells averaged by ``topk`` pooling.
         heatmap_quantile: Quantile at which heatmaps are clipped before display normalisation.
         test_time_flips: Average scores and heatmaps over every flip of the spatial axes at inference (4 passes
@@ -76,6 +94,10 @@ class DeepDetectorConfig:
     backbone: str = "auto"
     modality: str | None = None
     image_size: int | None = None
+    spacing: str | float | tuple[float, ...] | None = "auto"
+    patch_size: int | tuple[int, ...] | None = None
+    window_size: int | tuple[int, ...] | None = None
+    num_workers: int = 0
     intensity: str = "auto"
     window: tuple[float, float] | None = None
     epochs: int | None = None
@@ -100,6 +122,10 @@ class DeepDetectorConfig:
         "backbone": str,
         "modality": (frozenset({"image", "volume", "cube"}), None),
         "image_size": (Interval(4, 4096, integer=True), None),
+        "spacing": (frozenset({"auto"}), Interval(0, None, closed=False), Each(_POSITIVE, distinct=False), None),
+        "patch_size": (Interval(4, 4096, integer=True), Each(Interval(4, 4096, integer=True), distinct=False), None),
+        "window_size": (Interval(4, 8192, integer=True), Each(Interval(4, 8192, integer=True), distinct=False), None),
+        "num_workers": Interval(0, 256, integer=True),
         "intensity": INTENSITIES,
         "window": (tuple, None),
         "epochs": (Interval(1, None, integer=True), None),

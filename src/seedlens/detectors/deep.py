@@ -1,17 +1,32 @@
-"""What every deep detector shares: data intake, preprocessing, training, calibration, persistence.
+"""What every deep detector shares: data intake, planning, preprocessing, patch training, calibration, inference
+by sliding windows at native resolution, persistence.
 
-A subclass supplies three things: the network it trains (``_build_network``), the training loss of one
-batch (``_loss``) and the per-sample anomaly maps and scores of a batch (``_maps_and_scores``). Everything
-else — reading a data source, the held-out threshold, heatmaps at input resolution, save/load — is here
-once.
+A subclass supplies the network it trains (``_build_network``), the training loss of one batch (``_loss``) and its
+scoring: a :class:`~seedlens.inference.ScoringModule` (``_scoring_module``: network, anomaly map, upsampler and
+pooling as one module), or, for maps that need more than a forward pass (HSC's input gradients), its own
+``_dense_windows``. The rest is here once, in the order ``fit`` runs it:
+
+1. intake (:mod:`seedlens.detectors._intake`): the training and held-out normal samples, read lazily;
+2. plan (:mod:`seedlens.detectors._plan`): backbone, voxel size, intensity rule, patch and window sizes;
+3. preprocessing (:class:`~seedlens.data.patches.PreprocessedCache`): every training sample read once, put on the
+   detector's grid and written to a folder of memory maps, the intensity rule fitted on the way;
+4. training on random patches (:class:`~seedlens.data.patches.PatchDataset`) with the shared training loop
+   (``torchrun`` included);
+5. calibration (:mod:`seedlens.detectors._calibration`) on held-out normals scored like any new scan;
+6. inference: each scan preprocessed, scored by sliding windows (:mod:`seedlens.inference.sliding_window`) and its
+   heatmap brought back to the scan's own grid.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
+import shutil
+import tempfile
 from abc import abstractmethod
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,55 +35,25 @@ import torch
 from torch import nn
 
 from seedlens.config import atomic_write_bytes, from_dict
-from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
+from seedlens.detectors import _calibration, _plan
+from seedlens.detectors._inputs import as_array_list, stack_or_list
+from seedlens.detectors._intake import TrainingData, training_data
 from seedlens.detectors.base import STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.detectors.config import DeepDetectorConfig, training_budget
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
 
+__all__ = ["DeepDetector", "TrainingData"]
+
+log = logging.getLogger(__name__)
+
 #: File names inside a saved detector folder.
 WEIGHTS_FILE = "weights.pt"
+#: Folder of a run that holds the preprocessed training samples while the detector trains.
+CACHE_FOLDER = ".preprocessed"
 
-#: Input side length used when neither ``image_size`` nor the backbone fixes one.
-DEFAULT_SIZE = {Modality.IMAGE: 64, Modality.VOLUME: 32, Modality.CUBE: 32}
-#: What ``intensity="auto"`` resolves to per modality. Volumes (CT) are calibrated — equal values mean equal
-#: density across scans — so one global min-max scaling keeps absolute density, where per-sample contrast
-#: normalisation would rescale each volume by its own statistics and hide global density changes.
-AUTO_INTENSITY = {Modality.IMAGE: "contrast", Modality.VOLUME: "minmax", Modality.CUBE: "zscore"}
-#: Native input size of the registered 2D FCDD networks.
-BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0": 224}
-
-
-@dataclass
-class TrainingData:
-    """Samples a detector trains and calibrates on, already split.
-
-    Attributes:
-        train: Training arrays ``(C, *spatial)`` (normals, plus labelled anomalies if any).
-        train_labels: 0 normal / 1 anomalous per training array.
-        train_masks: Ground-truth anomaly maps ``(1, *spatial)`` or None per training array.
-        val_normal: Normal arrays held out for the threshold and the global heatmap statistics.
-        modality: Modality of the samples.
-    """
-
-    train: list[np.ndarray]
-    train_labels: list[int]
-    train_masks: list[np.ndarray | None]
-    val_normal: list[np.ndarray]
-    modality: Modality
-
-
-class _TensorDataset(torch.utils.data.Dataset):
-    """In-memory dataset of preprocessed samples yielding ``{"x", "label", "mask"}`` dicts."""
-
-    def __init__(self, x: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor) -> None:
-        self.x, self.labels, self.masks = x, labels, masks
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"x": self.x[index], "label": self.labels[index], "mask": self.masks[index]}
+#: What ``spacing=`` accepts on ``score`` / ``explain``: one voxel size for every sample, or one per sample.
+Spacing = Sequence[float] | Sequence[Sequence[float] | None] | None
 
 
 class DeepDetector(Detector):
@@ -83,6 +68,8 @@ class DeepDetector(Detector):
     #: The training budget ``fit`` used: ``{"epochs": E, "samples_per_epoch": S}``; None if loaded from a detector
     #: saved before it was recorded.
     budget_: dict[str, int] | None
+    #: What the detector decided about its inputs (:func:`seedlens.detectors._plan.describe`).
+    plan_: dict[str, Any]
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
@@ -98,6 +85,7 @@ class DeepDetector(Detector):
     def fit(
         self,
         data: Any,
+        y: Any = None,
         *,
         run_dir: str | Path | None = None,
         resume: bool = False,
@@ -105,12 +93,19 @@ class DeepDetector(Detector):
     ) -> DeepDetector:
         """Train on normal data (plus synthetic or given anomalies), then fit the threshold.
 
+        Samples are read when needed: each training sample once (to preprocess it into a folder of memory maps),
+        then patches of it per step; held-out normals one at a time. Under ``torchrun`` every process trains on
+        its share of the patches and scores its share of the held-out normals; the first process preprocesses.
+
         Args:
             data: A data source (``seedlens.data.open_source(...)``, a hub source...) whose ``train`` split is
-                used for training and whose normal ``val`` samples set the threshold; or normal samples as a
-                batch array ``(N, C, *spatial)`` / a sequence of ``(C, *spatial)`` arrays, of which
-                ``val_fraction`` is held out for the threshold.
-            run_dir: Folder for the per-epoch checkpoint and the training config; needed for ``resume``.
+                used for training and whose normal ``val`` samples set the threshold; or samples as a batch array
+                ``(N, C, *spatial)`` / a sequence of ``(C, *spatial)`` arrays, of which ``val_fraction`` is held
+                out for the threshold.
+            y: For arrays, 0 (normal) / 1 (anomalous) per sample, as scikit-learn's ``fit(X, y)``; anomalous
+                samples are dropped unless the detector learns from labelled anomalies. None: all normal.
+            run_dir: Folder for the per-epoch checkpoint, the training config and (while training) the
+                preprocessed samples; needed for ``resume``.
             resume: Continue an interrupted training from ``run_dir``'s checkpoint.
             progress: Show progress bars.
 
@@ -121,20 +116,102 @@ class DeepDetector(Detector):
             ConfigError: an option is invalid.
             DataSourceError: the data has no normal training samples.
         """
-        from seedlens.training import TrainConfig, select_device, train
+        from seedlens.training import select_device
+        from seedlens.training.distributed import dist_from_env, process_group
 
         config = self.get_config()
-        samples = self._training_data(data, config)
-        self.config_ = config
-        self.modality_ = samples.modality
-        self._setup(config, samples)
-        self.preprocessor_.fit(samples.train)
+        info = dist_from_env()
+        device = select_device(config.device, info.local_rank)
+        with process_group(info, device):
+            samples = training_data(data, y, modality=config.modality, val_fraction=config.val_fraction,
+                                    seed=config.seed, labelled=self._uses_labelled())
+            self.config_ = config
+            self.modality_ = samples.modality
+            plan = self._plan(config, samples)
+            with self._cache_folder(run_dir, info, device) as folder:
+                cache = self._preprocess(samples, plan, folder, info, device, progress)
+                self.preprocessor_ = cache.preprocessor
+                multiple = self._multiple(config)
+                self.input_size_ = _plan.patch_size(config, [e.shape for e in cache.entries], multiple,
+                                                    plan.image_size)
+                torch.manual_seed(config.seed)
+                self.network_ = self._build_network(config).to(device)
+                self.window_size_ = _plan.window_size(config, self.input_size_, multiple, self._smallest_window())
+                self.plan_ = _plan.describe(plan, self.input_size_, self.window_size_)
+                self._train(cache, samples, config, device, run_dir, resume, progress)
+                self.network_.eval()
+            self._calibrate(samples.val_normal, config, info)
+        return self
 
-        device = select_device(config.device)
-        torch.manual_seed(config.seed)
-        self.network_ = self._build_network(config).to(device)
-        dataset = self._dataset(samples)
-        epochs, repeats = training_budget(config.epochs, len(samples.train), config.batch_size)
+    def _plan(self, config: DeepDetectorConfig, samples: TrainingData) -> _plan.Plan:
+        """Resolve backbone, whole-sample size, voxel size, intensity rule and pooling; set the fitted names."""
+        from seedlens.data.transforms import Preprocessor
+
+        modality = samples.modality
+        first = samples.train.load(0).array
+        if first.ndim != modality.spatial_dims + 1:
+            layout = {2: "(C, H, W)", 3: "(C, D, H, W)"}[modality.spatial_dims]
+            raise ShapeError(f"{modality.value} samples must be {layout}; got shape {tuple(first.shape)}")
+        backbone = config.backbone if config.backbone != "auto" else _plan.auto_backbone(modality, config.image_size)
+        size = _plan.whole_sample_size(config, modality, backbone)
+        spacing, unknown = _plan.target_spacing(config, modality, samples.train)
+        if spacing is not None and unknown:
+            log.warning("%d of %d training samples have no voxel size: treated as isotropic at %s", unknown,
+                        len(samples.train), min(spacing))
+        intensity = _plan.AUTO_INTENSITY[modality] if config.intensity == "auto" else config.intensity
+        if intensity == "window" and config.window is None:
+            raise ConfigError("intensity='window' needs window=(level, width), e.g. (-600, 1500) for lung CT")
+        self.backbone_name_ = backbone
+        self.in_channels_ = int(first.shape[0])
+        self.score_pooling_ = _plan.auto_pooling(config, modality, size)
+        self._preprocessor_template = Preprocessor(
+            size=(size,) * modality.spatial_dims if size is not None else None,
+            channels=self.in_channels_,
+            intensity=intensity,
+            window=(float(config.window[0]), float(config.window[1])) if config.window is not None else None,
+            spacing=spacing,
+            keep_aspect=True,
+        )
+        return _plan.Plan(backbone, size, spacing, intensity, self.score_pooling_, unknown)
+
+    @contextmanager
+    def _cache_folder(self, run_dir: str | Path | None, info: Any, device: torch.device) -> Iterator[Path]:
+        """The folder of the preprocessed training samples: in the run folder, or a temporary one; removed after."""
+        from seedlens.training.distributed import barrier, broadcast_object
+
+        if run_dir is not None:
+            folder = Path(run_dir) / CACHE_FOLDER
+        else:
+            created = tempfile.mkdtemp(prefix="seedlens-preprocessed-") if info.is_main else None
+            folder = Path(broadcast_object(created, info))
+        try:
+            yield folder
+        finally:
+            barrier(info, device)
+            if info.is_main:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _preprocess(self, samples: TrainingData, plan: _plan.Plan, folder: Path, info: Any, device: torch.device,
+                    progress: bool) -> Any:
+        """Fit the preprocessing and write the preprocessed training samples (the first process only)."""
+        from seedlens.data.patches import PreprocessedCache
+        from seedlens.training.distributed import barrier
+
+        if info.is_main:
+            with _progress_bar(progress and len(samples.train) > 1, "preprocessing") as update:
+                PreprocessedCache.build(samples.train, self._preprocessor_template, folder, seed=self.config_.seed,
+                                        progress=update)
+        barrier(info, device)
+        return PreprocessedCache(folder)
+
+    def _train(self, cache: Any, samples: TrainingData, config: DeepDetectorConfig, device: torch.device,
+               run_dir: str | Path | None, resume: bool, progress: bool) -> None:
+        """Train the network on random patches of the preprocessed samples."""
+        from seedlens.data.patches import PatchDataset
+        from seedlens.training import TrainConfig, train
+
+        dataset = PatchDataset(cache, self.input_size_, seed=config.seed, avoid_masks=not self._uses_labelled())
+        epochs, repeats = training_budget(config.epochs, len(dataset), config.batch_size)
         train_config = TrainConfig(
             epochs=epochs,
             dataset_repeats=repeats,
@@ -146,6 +223,7 @@ class DeepDetector(Detector):
             amp=config.amp,
             device=str(device),
             seed=config.seed,
+            num_workers=config.num_workers,
         )
         self._before_training(samples)
         result = train(
@@ -164,189 +242,218 @@ class DeepDetector(Detector):
             "device": result.device,
             "precision": result.precision,
         }
-        self.budget_ = {"epochs": epochs, "samples_per_epoch": len(samples.train) * repeats}
-        self.network_.eval()
-        self._calibrate(samples.val_normal, config)
-        return self
+        self.budget_ = {"epochs": epochs, "samples_per_epoch": len(dataset) * repeats}
 
-    def _training_data(self, data: Any, config: DeepDetectorConfig) -> TrainingData:
-        """Split ``data`` into training samples and held-out normal validation samples."""
-        rng = np.random.default_rng(config.seed)
-        if hasattr(data, "records"):
-            from seedlens.data.loading import load_record
+    def _calibrate(self, val_normal: Any, config: DeepDetectorConfig, info: Any) -> None:
+        """Fit the threshold and the global heatmap normaliser on held-out normal samples, each process its share."""
+        from seedlens.training.distributed import all_gather_object
 
-            train_records = [r for r in data.records("train") if not r.is_anomalous or self._uses_labelled()]
-            if not any(not r.is_anomalous for r in train_records):
-                from seedlens.errors import DataSourceError
-
-                raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
-            modality = Modality.parse(config.modality) if config.modality else None
-            loaded = [load_record(r, modality=modality) for r in train_records]
-            val = [load_record(r, modality=modality).array for r in data.records("val", normal_only=True)]
-            arrays = [s.array for s in loaded]
-            labels = [int(r.is_anomalous) for r in train_records]
-            masks = [s.mask for s in loaded]
-            modality = modality or loaded[0].meta.modality
-            if not val:
-                arrays, labels, masks, val = _hold_out(arrays, labels, masks, config.val_fraction, rng)
-            return TrainingData(arrays, labels, masks, val, Modality.parse(modality))
-        arrays = as_array_list(data)
-        if not arrays:
-            raise ConfigError("fit needs at least one normal sample; got an empty batch")
-        modality = Modality.parse(config.modality) if config.modality else infer_modality(arrays[0])
-        no_masks: list[np.ndarray | None] = [None] * len(arrays)
-        arrays, labels, kept_masks, val = _hold_out(arrays, [0] * len(arrays), no_masks, config.val_fraction, rng)
-        return TrainingData(arrays, labels, kept_masks, val, modality)
-
-    def _setup(self, config: DeepDetectorConfig, samples: TrainingData) -> None:
-        """Resolve backbone, input size, channels and the preprocessor from the config and the data."""
-        from seedlens.data.transforms import Preprocessor
-
-        modality = samples.modality
-        first = samples.train[0]
-        spatial_dims = modality.spatial_dims
-        if first.ndim != spatial_dims + 1:
-            layout = {2: "(C, H, W)", 3: "(C, D, H, W)"}[spatial_dims]
-            raise ShapeError(f"{modality.value} samples must be {layout}; got shape {tuple(first.shape)}")
-        backbone = config.backbone
-        if backbone == "auto":
-            backbone = _auto_backbone(modality, config.image_size)
-        size = config.image_size or BACKBONE_SIZE.get(backbone) or DEFAULT_SIZE[modality]
-        intensity = config.intensity
-        if intensity == "auto":
-            intensity = AUTO_INTENSITY[modality]
-        if intensity == "window" and config.window is None:
-            raise ConfigError("intensity='window' needs window=(level, width), e.g. (-600, 1500) for lung CT")
-        self.backbone_name_ = backbone
-        self.input_size_ = (int(size),) * spatial_dims
-        self.in_channels_ = int(first.shape[0])
-        self.preprocessor_ = Preprocessor(
-            size=self.input_size_,
-            channels=self.in_channels_,
-            intensity=intensity,
-            window=(float(config.window[0]), float(config.window[1])) if config.window is not None else None,
-        )
-        pooling = config.score_pooling
-        self.score_pooling_ = ("topk" if modality is Modality.VOLUME else "mean") if pooling == "auto" else pooling
-
-    def _dataset(self, samples: TrainingData) -> _TensorDataset:
-        x = torch.from_numpy(np.stack([self.preprocessor_(a) for a in samples.train]))
-        labels = torch.tensor(samples.train_labels, dtype=torch.float32)
-        masks = torch.zeros((x.shape[0], 1, *x.shape[2:]), dtype=torch.float32)
-        for i, m in enumerate(samples.train_masks):
-            if m is not None:
-                masks[i] = torch.from_numpy(self._resize_mask(m))
-            elif samples.train_labels[i]:
-                masks[i] = 1.0  # a labelled anomaly without a map: the whole sample is anomalous
-        return _TensorDataset(x, labels, masks)
-
-    def _resize_mask(self, mask: np.ndarray) -> np.ndarray:
-        from seedlens.data.transforms import resize
-
-        resized = resize(mask.astype(np.float32).reshape(1, *mask.shape[-len(self.input_size_) :]), self.input_size_)
-        return (np.asarray(resized) > 0.5).astype(np.float32)
-
-    def _calibrate(self, val_normal: list[np.ndarray], config: DeepDetectorConfig) -> None:
-        """Fit the threshold and the global heatmap normaliser on held-out normal samples."""
-        from seedlens.explain import GlobalNormalizer
-
-        scores, maps = self._infer(val_normal, want_maps=True, resize_back=False)
-        self.val_scores_ = scores
-        if config.threshold is not None:
-            self.threshold_ = float(config.threshold)
-        else:
-            self.threshold_ = float(np.quantile(scores, config.threshold_quantile))
-        assert maps is not None
-        self.normalizer_ = GlobalNormalizer().fit(np.stack(maps), quantile=config.heatmap_quantile)
+        mine = list(range(info.rank, len(val_normal), info.world_size))
+        shard = val_normal.subset(mine)
+        scores, values = [], []
+        for score, heat in self._stream(shard, want_maps=True, restore=False):
+            scores.append(float(score))
+            assert heat is not None
+            values.append(_calibration.map_values(heat))
+        gathered = all_gather_object((mine, scores, values), info)
+        order = sorted((i, s, v) for indices, ss, vs in gathered for i, s, v in zip(indices, ss, vs, strict=True))
+        self.val_scores_ = np.asarray([s for _, s, _ in order], dtype=np.float64)
+        self.threshold_ = _calibration.threshold(self.val_scores_, config)
+        self.normalizer_ = _calibration.normalizer([v for _, _, v in order], config.heatmap_quantile)
 
     # ------------------------------------------------------------------ inference
-    def score(self, x: ArrayBatch) -> np.ndarray:
+    def score(self, x: ArrayBatch, spacing: Spacing = None) -> np.ndarray:
         """Return anomaly scores ``(N,)`` of raw samples (higher = more anomalous).
 
         Args:
-            x: A batch ``(N, C, *spatial)`` or a sequence of ``(C, *spatial)`` arrays, as read from files;
-                the detector applies its own preprocessing.
+            x: A batch ``(N, C, *spatial)`` or a sequence of ``(C, *spatial)`` arrays of any size, as read from
+                files; the detector applies its own preprocessing and scores large inputs by sliding windows.
+            spacing: The samples' voxel size (one per spatial axis, for every sample, or a list with one entry —
+                possibly None — per sample), used when the detector resamples; None: unknown (isotropic).
         """
-        self._check_fitted()
-        scores, _ = self._infer(as_array_list(x), want_maps=False)
-        return scores
+        return self._run(x, spacing, want_maps=False)[0]
 
-    def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
+    def explain(self, x: ArrayBatch, normalize: str | None = None,
+                spacing: Spacing = None) -> np.ndarray | list[np.ndarray]:
         """Return anomaly heatmaps at each input's own resolution.
 
         Args:
-            x: A batch ``(N, C, *spatial)`` or a sequence of ``(C, *spatial)`` arrays.
+            x: A batch ``(N, C, *spatial)`` or a sequence of ``(C, *spatial)`` arrays of any size.
             normalize: None for raw anomaly values, ``"local"`` to scale each map by its own range, or
                 ``"global"`` to scale by statistics of normal validation heatmaps (comparable across samples).
+            spacing: As for :meth:`score`.
 
         Returns:
             ``(N, 1, *spatial)`` heatmaps, or a list of ``(1, *spatial)`` maps when input sizes differ.
         """
-        self._check_fitted()
-        _, maps = self._infer(as_array_list(x), want_maps=True, normalize=normalize)
-        assert maps is not None
-        return stack_or_list(maps)
+        return self._run(x, spacing, want_maps=True, normalize=normalize)[1]
 
     def score_and_explain(
-        self, x: ArrayBatch, normalize: str | None = None
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Spacing = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
-        """Return ``score(x)`` and ``explain(x, normalize)`` from one forward pass."""
-        self._check_fitted()
-        scores, maps = self._infer(as_array_list(x), want_maps=True, normalize=normalize)
-        assert maps is not None
-        return scores, stack_or_list(maps)
+        """Return ``score(x)`` and ``explain(x, normalize)`` from one pass."""
+        return self._run(x, spacing, want_maps=True, normalize=normalize)
 
-    def _infer(
-        self,
-        arrays: list[np.ndarray],
-        want_maps: bool,
-        resize_back: bool = True,
-        normalize: str | None = None,
-        batch_size: int | None = None,
-    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """Scores ``(N,)`` and (optionally) per-sample maps ``(1, *spatial)`` of raw arrays."""
+    def _run(self, x: ArrayBatch, spacing: Spacing, want_maps: bool,
+             normalize: str | None = None) -> tuple[np.ndarray, Any]:
+        self._check_fitted()
         check_normalize(normalize)
+        arrays = as_array_list(x)
+        spacings = _spacings(spacing, len(arrays))
+        scores, maps = [], []
+        for score, heat in self._stream(list(zip(arrays, spacings, strict=True)), want_maps):
+            scores.append(score)
+            if heat is not None:
+                maps.append(self._normalized([heat], normalize)[0])
+        all_scores = np.asarray(scores, dtype=np.float32)
+        return all_scores, (stack_or_list(maps) if want_maps else None)
+
+    def _stream(self, items: Any, want_maps: bool, restore: bool = True) -> Iterator[tuple[float, np.ndarray | None]]:
+        """Score (and explain) samples one group at a time: ``(score, heatmap or None)`` per sample, in order.
+
+        ``items`` is a sample set or a list of ``(array, spacing)``. Consecutive samples of one shape and voxel size
+        share a batch (up to ``batch_size``); each group is preprocessed, padded and scored by sliding windows.
+        Heatmaps come back on each sample's own grid (``restore``) or on its part of the detector's grid.
+        """
+        from seedlens.data.transforms.geometry import restore_map
+
         network = self.network_
         network.eval()
         device = next(network.parameters()).device
-        batch_size = batch_size or max(1, self.config_.batch_size)
-        scores: list[np.ndarray] = []
-        maps: list[np.ndarray] = []
-        for start in range(0, len(arrays), batch_size):
-            chunk = arrays[start : start + batch_size]
-            x = torch.from_numpy(np.stack([self._preprocess(a) for a in chunk])).to(device)
-            batch_maps, batch_scores = self._flip_averaged(x, want_maps)
-            scores.append(batch_scores.detach().float().cpu().numpy())
-            if want_maps:
-                assert batch_maps is not None
-                for a, m in zip(chunk, batch_maps.detach().float().cpu(), strict=True):
-                    if resize_back and tuple(a.shape[1:]) != tuple(m.shape[1:]):
-                        m = _interpolate(m, tuple(a.shape[1:]))
-                    maps.append(m.numpy())
-        all_scores = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
-        if not want_maps:
-            return all_scores, None
-        return all_scores, self._normalized(maps, normalize)
+        group: list[tuple[np.ndarray, Any]] = []
+        for array, spacing in _items(items):
+            self._check_input(array)
+            if group and (group[0][0].shape != array.shape or group[0][1] != spacing
+                          or len(group) >= max(1, self.config_.batch_size)):
+                yield from self._score_group(group, want_maps, restore, device, restore_map)
+                group = []
+            group.append((array, spacing))
+        if group:
+            yield from self._score_group(group, want_maps, restore, device, restore_map)
 
-    def _flip_averaged(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """``_maps_and_scores``, averaged over every flip of the spatial axes when ``test_time_flips`` is on."""
+    def _score_group(self, group: list[tuple[np.ndarray, Any]], want_maps: bool, restore: bool,
+                     device: torch.device, restore_map: Any) -> Iterator[tuple[float, np.ndarray | None]]:
+        from seedlens.data.transforms.geometry import pad_end
+        from seedlens.inference.windows import round_up
+
+        prepared = [self.preprocessor_(array, spacing) for array, spacing in group]
+        geometry = self.preprocessor_.geometry(tuple(group[0][0].shape[1:]), group[0][1])
+        if self._cells:  # windows slide in steps of the network's stride: sides become multiples of it
+            padded = tuple(round_up(n, self._stride) for n in geometry.output_shape)
+        else:  # windows are training patches: sides become at least one patch
+            padded = tuple(max(n, p) for n, p in zip(geometry.output_shape, self.input_size_, strict=True))
+        batch = torch.from_numpy(np.stack([pad_end(x, padded, float(x.min())) for x in prepared])).to(device)
+        del prepared
+        scores, heat = self._flip_averaged(batch, geometry.resampled_shape, want_maps)
+        scores_np = scores.detach().float().cpu().numpy()
+        for k, (array, _spacing) in enumerate(group):
+            if heat is None:
+                yield float(scores_np[k]), None
+                continue
+            sample_heat = heat[k, :, *(slice(0, n) for n in geometry.output_shape)].detach().float().cpu()
+            if restore:
+                yield float(scores_np[k]), restore_map(sample_heat, geometry)
+            else:
+                own = sample_heat[(slice(None), *(slice(0, n) for n in geometry.resampled_shape))]
+                yield float(scores_np[k]), np.ascontiguousarray(own.numpy())
+
+    def _flip_averaged(self, x: torch.Tensor, extent: tuple[int, ...],
+                       want_maps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`_scan`, averaged over every flip of the spatial axes when ``test_time_flips`` is on."""
         if not getattr(self.config_, "test_time_flips", False):
-            return self._maps_and_scores(x, want_maps)
+            return self._scan(x, extent, (), want_maps)
         spatial = range(2, x.ndim)
         flips = [axes for r in range(len(spatial) + 1) for axes in itertools.combinations(spatial, r)]
-        map_sum: torch.Tensor | None = None
+        heat_sum: torch.Tensor | None = None
         score_sum = torch.zeros(x.shape[0], device=x.device)
         for axes in flips:
-            maps, scores = self._maps_and_scores(x.flip(axes) if axes else x, want_maps)
+            scores, heat = self._scan(x.flip(axes) if axes else x, extent, axes, want_maps)
             score_sum = score_sum + scores.float()
-            if maps is not None:
-                maps = maps.flip(axes) if axes else maps
-                map_sum = maps.float() if map_sum is None else map_sum + maps.float()
+            if heat is not None:
+                heat = heat.flip(axes) if axes else heat
+                heat_sum = heat.float() if heat_sum is None else heat_sum + heat.float()
         n = len(flips)
-        return (None if map_sum is None else map_sum / n), score_sum / n
+        return score_sum / n, (None if heat_sum is None else heat_sum / n)
 
-    def _preprocess(self, array: np.ndarray) -> np.ndarray:
-        expected = len(self.input_size_) + 1
+    @property
+    def _cells(self) -> bool:
+        """Whether the scoring module's map is at cell resolution (stitched by cells) rather than dense."""
+        return bool(self._module().cells)
+
+    @property
+    def _stride(self) -> int:
+        """What every input side must be a multiple of (:meth:`_multiple`, computed once)."""
+        stride = getattr(self, "_stride_cache", None)
+        if stride is None:
+            stride = self._stride_cache = self._multiple(self.config_)
+        return stride
+
+    def _scan(self, x: torch.Tensor, extent: tuple[int, ...], flipped: tuple[int, ...],
+              want_maps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Scores ``(N,)`` and heatmaps ``(N, 1, *spatial)`` of padded inputs ``x`` by sliding windows.
+
+        ``extent`` is the samples' own part of the grid (the rest is padding, at the end of each axis, or at the
+        start of the ``flipped`` axes); only map cells centred in it count for the score.
+        """
+        from seedlens.inference.sliding_window import blend_windows, stitch_cells
+
+        module = self._module()
+        shape = tuple(int(s) for s in x.shape[2:])
+        if module.cells:
+            layout = module.layout
+            window = tuple(min(w, s) for w, s in zip(self.window_size_, shape, strict=True))
+            with _window_progress(self) as update:
+                anomaly = stitch_cells(x, module.anomaly_map, window, layout, progress=update)
+            centres = [torch.arange(n, device=x.device) * layout.jump + layout.shift for n in anomaly.shape[2:]]
+        else:
+            window = tuple(min(p, s) for p, s in zip(self.input_size_, shape, strict=True))
+            with _window_progress(self) as update:
+                anomaly = blend_windows(x, lambda w: self._dense_windows(w, want_maps), window, progress=update)
+            centres = [torch.arange(n, device=x.device, dtype=torch.float32) for n in anomaly.shape[2:]]
+        valid = _valid_cells(centres, shape, extent, flipped)
+        scores = self._pool_dense(anomaly, valid) if not module.cells else module.pool(anomaly, valid)
+        if not want_maps:
+            return scores, None
+        heat = module.heatmap(anomaly, shape) if module.cells else anomaly[:, :1]
+        return scores, heat
+
+    def _pool_dense(self, anomaly: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        """The score of a blended dense map: its last channel (the heatmap itself unless a detector adds one)."""
+        return self._module().pool(anomaly[:, -1:], valid)
+
+    def _dense_windows(self, x: torch.Tensor, want_maps: bool) -> torch.Tensor:
+        """Dense maps ``(M, K, *window)`` of a batch of windows: channel 0 the heatmap, the last the score map.
+
+        The scoring module's anomaly map (one channel, both) unless a detector overrides it.
+        """
+        return self._module().anomaly_map(x)
+
+    def scoring_module(self) -> Any:
+        """The scoring module (network + anomaly map + upsampler + pooling) of this fitted detector.
+
+        It maps a preprocessed batch ``(N, C, *spatial)`` to ``(scores (N,), heatmaps (N, 1, *spatial))``: what
+        ``seedlens export`` writes to ONNX and what the sliding window calls.
+        """
+        self._check_fitted()
+        return self._module()
+
+    def _module(self) -> Any:
+        """The scoring module of the current network, built once per network."""
+        module = getattr(self, "_scoring", None)
+        if module is None or getattr(module, "_network_id", None) != id(self.network_):
+            module = self._scoring_module()
+            module._network_id = id(self.network_)
+            self._scoring = module
+        return module
+
+    def pool_scores(self, maps: torch.Tensor) -> torch.Tensor:
+        """Pool anomaly maps ``(N, 1, *spatial)`` into sample scores ``(N,)`` with the fitted pooling."""
+        from seedlens.anomaly.pooling import pool_maps
+
+        return pool_maps(maps, self.score_pooling_, self.config_.topk_fraction)
+
+    def _check_input(self, array: np.ndarray) -> None:
+        expected = self.modality_.spatial_dims + 1
         if array.ndim != expected:
             layout = "(C, D, H, W)" if expected == 4 else "(C, H, W)"
             raise ShapeError(
@@ -356,31 +463,26 @@ class DeepDetector(Detector):
             raise ShapeError(
                 f"cube has {array.shape[0]} bands but the detector was trained on {self.in_channels_} bands"
             )
-        return np.asarray(self.preprocessor_(array), dtype=np.float32)
-
-    def pool_scores(self, maps: torch.Tensor) -> torch.Tensor:
-        """Pool anomaly maps ``(N, 1, *spatial)`` into sample scores ``(N,)`` with the fitted pooling."""
-        flat = maps.flatten(1)
-        if self.score_pooling_ == "mean":
-            return flat.mean(dim=1)
-        if self.score_pooling_ == "max":
-            return flat.amax(dim=1)
-        k = max(1, round(self.config_.topk_fraction * flat.shape[1]))
-        return flat.topk(k, dim=1).values.mean(dim=1)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write config, weights and fitted state into the folder ``path``.
 
-        ``load`` needs nothing else: preprocessing statistics, threshold and heatmap statistics are included.
+        ``load`` needs nothing else: the plan, preprocessing statistics, threshold and heatmap statistics are
+        included. Under ``torchrun`` only the first process writes.
         """
+        from seedlens.training.distributed import dist_from_env
+
+        if not dist_from_env().is_main:
+            return Path(path)
         folder = self._start_saving(path)
-        buffer = _torch_bytes(self.network_.state_dict())
+        buffer = _torch_bytes({k: v.cpu() for k, v in self.network_.state_dict().items()})
         atomic_write_bytes(folder / WEIGHTS_FILE, buffer)
         state = {
             "modality": self.modality_.value,
             "backbone": self.backbone_name_,
             "input_size": list(self.input_size_),
+            "window_size": list(self.window_size_),
             "in_channels": self.in_channels_,
             "score_pooling": self.score_pooling_,
             "threshold": self.threshold_,
@@ -389,6 +491,7 @@ class DeepDetector(Detector):
             "normalizer": self.normalizer_.to_dict(),
             "history": [float(v) for v in getattr(self, "history_", [])],
             "budget": getattr(self, "budget_", None),
+            "plan": getattr(self, "plan_", None),
             **self._extra_state(),
         }
         atomic_write_bytes(folder / STATE_FILE, json.dumps(state, indent=2).encode())
@@ -413,6 +516,7 @@ class DeepDetector(Detector):
         detector.modality_ = Modality.parse(state["modality"])
         detector.backbone_name_ = state["backbone"]
         detector.input_size_ = tuple(state["input_size"])
+        detector.window_size_ = tuple(state.get("window_size") or state["input_size"])
         detector.in_channels_ = int(state["in_channels"])
         detector.score_pooling_ = state["score_pooling"]
         detector.preprocessor_ = Preprocessor.from_dict(state["preprocessor"])
@@ -420,6 +524,7 @@ class DeepDetector(Detector):
         detector.val_scores_ = np.asarray(state["val_scores"], dtype=np.float64)
         detector.history_ = list(state.get("history", []))
         detector.budget_ = state.get("budget")  # None for detectors saved before the budget was recorded
+        detector.plan_ = state.get("plan") or {}
         detector._load_extra_state(state)
         network = detector._build_network(config)
         weights = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
@@ -442,6 +547,18 @@ class DeepDetector(Detector):
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what ``_extra_state`` saved."""
 
+    def _multiple(self, config: DeepDetectorConfig) -> int:
+        """What every input side must be a multiple of: the backbone's total stride by default."""
+        from seedlens.models import create_backbone
+
+        options = dict(getattr(config, "backbone_options", None) or {})
+        backbone = create_backbone(self.backbone_name_, in_channels=self.in_channels_, **options)
+        return max(1, round(backbone.receptive_field.jump))
+
+    def _smallest_window(self) -> int:
+        """The smallest sliding window the scoring needs (a receptive field with valid cells inside)."""
+        return 1
+
     @abstractmethod
     def _build_network(self, config: DeepDetectorConfig) -> nn.Module:
         """Build the (untrained) network from the resolved backbone, input size and channels."""
@@ -451,48 +568,85 @@ class DeepDetector(Detector):
         """Return the scalar training loss of one batch ``{"x", "label", "mask"}``."""
 
     @abstractmethod
-    def _maps_and_scores(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """Return maps ``(N, 1, *input_size)`` (None unless ``want_maps``) and scores ``(N,)`` of a batch."""
+    def _scoring_module(self) -> Any:
+        """Build the :class:`~seedlens.inference.ScoringModule` of the trained network."""
 
 
-def _auto_backbone(modality: Modality, image_size: int | None) -> str:
-    if modality is Modality.VOLUME:
-        return "fcdd3d"
-    if modality is Modality.CUBE:
-        return "spectral"
-    if image_size is not None and image_size <= 28:
-        return "fcdd28"
-    if image_size is None or image_size <= 96:
-        return "fcdd32"
-    return "fcdd224"
+def _valid_cells(centres: list[torch.Tensor], shape: tuple[int, ...], extent: tuple[int, ...],
+                 flipped: tuple[int, ...]) -> torch.Tensor | None:
+    """bool ``(1, 1, *cells)``: the cells centred inside the samples' own part of a padded input; None if all are."""
+    if tuple(shape) == tuple(extent):
+        return None
+    masks = []
+    for axis, (c, size, n) in enumerate(zip(centres, shape, extent, strict=True)):
+        inside = c >= size - n - 0.5 if axis + 2 in flipped else c <= n - 0.5
+        view = [1] * len(centres)
+        view[axis] = -1
+        masks.append(inside.reshape(view))
+    valid = masks[0]
+    for m in masks[1:]:
+        valid = valid & m
+    return valid[None, None]
 
 
-def _hold_out(
-    arrays: list[np.ndarray],
-    labels: list[int],
-    masks: list[np.ndarray | None],
-    fraction: float,
-    rng: np.random.Generator,
-) -> tuple[list[np.ndarray], list[int], list[np.ndarray | None], list[np.ndarray]]:
-    """Move ``fraction`` of the normal samples (at least one) out of training into validation."""
-    normal = [i for i, label in enumerate(labels) if label == 0]
-    if len(normal) < 2:
-        raise ConfigError(f"need at least 2 normal samples to hold some out for the threshold; got {len(normal)}")
-    n_val = min(len(normal) - 1, max(1, round(fraction * len(normal))))
-    val_idx = set(rng.choice(normal, size=n_val, replace=False).tolist())
-    keep = [i for i in range(len(arrays)) if i not in val_idx]
-    return (
-        [arrays[i] for i in keep],
-        [labels[i] for i in keep],
-        [masks[i] for i in keep],
-        [arrays[i] for i in sorted(val_idx)],
-    )
+def _spacings(spacing: Spacing, n: int) -> list[tuple[float, ...] | None]:
+    """One voxel size (or None) per sample from what ``score(x, spacing=...)`` got."""
+    if spacing is None:
+        return [None] * n
+    items = list(spacing)
+    if items and all(isinstance(v, int | float) for v in items):
+        one = tuple(float(v) for v in items)
+        return [one] * n
+    if len(items) != n:
+        raise ShapeError(f"spacing must be one voxel size for all samples or one per sample ({n}); got {len(items)}")
+    return [tuple(float(v) for v in s) if s is not None else None for s in items]
 
 
-def _interpolate(m: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
-    """Resize one map ``(1, *spatial)`` to ``size`` with (bi/tri)linear interpolation."""
-    mode = "trilinear" if len(size) == 3 else "bilinear"
-    return torch.nn.functional.interpolate(m[None], size=size, mode=mode, align_corners=False)[0]
+def _items(items: Any) -> Iterator[tuple[np.ndarray, tuple[float, ...] | None]]:
+    """``(array, spacing)`` pairs of a sample set (read one at a time) or of a list of pairs."""
+    if hasattr(items, "load"):
+        for i in range(len(items)):
+            sample = items.load(i)
+            spacing = sample.meta.spacing
+            yield np.asarray(sample.array), (tuple(float(s) for s in spacing) if spacing is not None else None)
+        return
+    for array, spacing in items:
+        yield np.asarray(array), spacing
+
+
+@contextmanager
+def _progress_bar(enabled: bool, description: str) -> Iterator[Any]:
+    """A rich progress bar on a terminal: yields ``update(done, total)``; a no-op elsewhere."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    with Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def _window_progress(detector: DeepDetector) -> Iterator[Any]:
+    """A progress bar over the windows of one large scan (only shown for scans of many windows)."""
+    with _progress_bar(getattr(detector, "progress_", True), "sliding window") as update:
+        if update is None:
+            yield None
+            return
+
+        def only_large(done: int, total: int) -> None:
+            if total >= 8:
+                update(done, total)
+
+        yield only_large
 
 
 def _torch_bytes(obj: Any) -> bytes:

@@ -118,12 +118,13 @@ class FCDD(DeepDetector):
             return fcdd_map_loss(upsampled, masks)
         return fcdd_loss(phi, labels)
 
-    def _maps_and_scores(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
-        from seedlens.anomaly import pseudo_huber
+    def _scoring_module(self) -> Any:
+        from seedlens.inference import ReceptiveFieldScoring
 
-        with torch.no_grad():
-            anomaly = pseudo_huber(self.network_(x).float())
-            scores = self.pool_scores(anomaly)
-            upsampler = self.heatmap_upsampler_.to(anomaly.device)
-            maps = upsampler(anomaly, tuple(x.shape[2:])) if want_maps else None
-        return maps, scores
+        return ReceptiveFieldScoring(self.network_, self.heatmap_upsampler_, self.score_pooling_,
+                                     self.config_.topk_fraction)
+
+    def _smallest_window(self) -> int:
+        from seedlens.inference.windows import CellLayout
+
+        return CellLayout.of(self.network_.receptive_field).min_window()

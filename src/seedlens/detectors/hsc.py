@@ -81,16 +81,37 @@ class HSC(DeepDetector):
         x, labels, _ = expose(self._online, batch, generator, augment=self.config_.augment)
         return hsc_loss(model(x), labels)
 
-    def _maps_and_scores(self, x: torch.Tensor, want_maps: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def _scoring_module(self) -> Any:
+        from seedlens.inference import DenseScoring
+
+        return DenseScoring(_ScoreField(self.network_), self.score_pooling_, self.config_.topk_fraction)
+
+    def _dense_windows(self, x: torch.Tensor, want_maps: bool) -> torch.Tensor:
+        """Per window: the smoothed input-gradient heatmap (when wanted) and the window's score as a constant map."""
         from seedlens.anomaly import hsc_score
         from seedlens.explain.smoothing import gaussian_blur
 
         if not want_maps:
             with torch.no_grad():
-                return None, hsc_score(self.network_(x).float())
+                return _ScoreField(self.network_)(x)
         with torch.enable_grad():
             x = x.detach().clone().requires_grad_(True)
             scores = hsc_score(self.network_(x).float())
             (grad,) = torch.autograd.grad(scores.sum(), x)
         maps = gaussian_blur(grad.abs().sum(dim=1, keepdim=True), self.sigma_)
-        return maps.detach(), scores.detach()
+        field = scores.detach().reshape(-1, 1, *([1] * (x.ndim - 2))).expand_as(maps)
+        return torch.cat([maps.detach(), field], dim=1)
+
+
+class _ScoreField(nn.Module):
+    """HSC's score of each input as a constant map ``(N, 1, *spatial)`` (what its exported module returns)."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from seedlens.anomaly import hsc_score
+
+        scores = hsc_score(self.network(x).float())
+        return scores.reshape(-1, 1, *([1] * (x.ndim - 2))).expand(-1, 1, *x.shape[2:])

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -119,10 +120,28 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-def barrier(info: DistInfo, device: torch.device) -> None:
+def barrier(info: DistInfo, device: torch.device | None = None) -> None:
     """Wait for every process (no-op for one process)."""
     if info.is_distributed:
-        dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
+        dist.barrier(device_ids=[device.index] if device is not None and device.type == "cuda" else None)
+
+
+def broadcast_object(obj: Any, info: DistInfo) -> Any:
+    """Rank 0's ``obj`` on every process (``obj`` itself for one process); it must pickle."""
+    if not info.is_distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
+    """Every process's ``obj``, in rank order (``[obj]`` for one process); it must pickle."""
+    if not info.is_distributed:
+        return [obj]
+    gathered: list[Any] = [None] * info.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def all_reduce_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -177,6 +177,7 @@ class _Run:
         self.optimizer = build_optimizer(self.model.parameters(), config)
         self.scheduler = build_scheduler(self.optimizer, config)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
+        self.dataset = dataset
         self.sampler, self.loader = _make_loader(dataset, config, info, device)
         self.generator = torch.Generator(device=device)
         self.losses: list[float] = []
@@ -232,6 +233,8 @@ class _Run:
             self.sampler.generator.manual_seed(derive_seed(config.seed, epoch, _ORDER))
         assert self.loader.generator is not None
         self.loader.generator.manual_seed(derive_seed(config.seed, epoch, _WORKERS, self.info.rank))
+        if hasattr(self.dataset, "set_epoch"):  # datasets of random draws (patches) draw per epoch
+            self.dataset.set_epoch(epoch)
         autocast_dtype = PRECISIONS[self.precision]
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss * samples, samples
         for index, batch in enumerate(self.loader):
@@ -322,7 +325,8 @@ def _make_loader(
 ) -> tuple[Sampler[int], DataLoader[Any]]:
     sampler: Sampler[int]
     if config.dataset_repeats > 1:
-        dataset = ConcatDataset([dataset] * config.dataset_repeats)
+        dataset = (_Repeated(dataset, config.dataset_repeats) if hasattr(dataset, "item")
+                   else ConcatDataset([dataset] * config.dataset_repeats))
     if info.is_distributed:
         sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
     else:
@@ -339,6 +343,19 @@ def _make_loader(
         generator=torch.Generator(),
     )
     return sampler, loader
+
+
+class _Repeated(Dataset[Any]):
+    """A dataset of random draws (``item(index, draw)``) repeated ``repeats`` times: every repeat is a new draw."""
+
+    def __init__(self, dataset: Any, repeats: int) -> None:
+        self.dataset, self.repeats, self.size = dataset, repeats, len(dataset)
+
+    def __len__(self) -> int:
+        return self.size * self.repeats
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset.item(index % self.size, index)
 
 
 def _to_device(batch: Any, device: torch.device) -> dict[str, Any]:

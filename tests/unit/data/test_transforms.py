@@ -160,7 +160,7 @@ def test_preprocessor_zscore_statistics_match_numpy_per_channel():
 
 
 def test_preprocessor_config_errors_and_not_fitted():
-    with pytest.raises(UnknownNameError, match="contrast, minmax, zscore, window, equalize, none"):
+    with pytest.raises(UnknownNameError, match="contrast, minmax, zscore, foreground, window, equalize, none"):
         Preprocessor(intensity="clahe")
     with pytest.raises(ConfigError, match="window=\\(level, width\\)"):
         Preprocessor(intensity="window")

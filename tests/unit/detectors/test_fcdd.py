@@ -119,9 +119,9 @@ def test_outliers_without_a_folder_is_a_config_error():
         FCDD(anomalies="outliers", epochs=1, device="cpu").fit(_slices(8, 0), progress=False)
 
 
-@pytest.mark.parametrize(("shape", "expected"), [((1, 28, 28), "contrast"), ((1, 16, 16, 16), "minmax")])
-def test_auto_intensity_is_contrast_for_images_and_minmax_for_volumes(shape, expected):
-    # CT volumes are calibrated: one global min-max scaling keeps absolute density
+@pytest.mark.parametrize(("shape", "expected"), [((1, 28, 28), "contrast"), ((1, 16, 16, 16), "foreground")])
+def test_auto_intensity_is_contrast_for_images_and_the_foreground_rule_for_volumes(shape, expected):
+    # CT volumes are calibrated: one rule fitted on the training foreground keeps absolute density
     rng = np.random.default_rng(0)
     samples = rng.random((8, *shape)).astype(np.float32)
     backbone = "fcdd3d" if len(shape) == 4 else "fcdd28"

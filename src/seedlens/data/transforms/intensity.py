@@ -1,0 +1,101 @@
+"""Intensity normalisation as one per-channel affine map with optional clipping, and its fitting on a training set.
+
+Every intensity rule a :class:`~seedlens.data.transforms.Preprocessor` knows except histogram equalisation comes
+down to ``clip(x, low, high) * scale + offset`` per channel, with constants fitted on the training set (and, for
+``contrast``, the sample's own mean and mean absolute deviation). Written this way the rule is applied to a patch
+as well as to a whole scan, in place, and exported with a model as four numbers per channel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["FOREGROUND_PERCENTILES", "FOREGROUND_SAMPLES", "ForegroundStats", "IntensityMap"]
+
+#: Percentiles of the training foreground that ``intensity="foreground"`` clips to (as nnU-Net does for CT).
+FOREGROUND_PERCENTILES = (0.5, 99.5)
+#: Foreground voxels drawn per training sample to estimate those percentiles and the foreground mean and std.
+FOREGROUND_SAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class IntensityMap:
+    """``clip(x[c], low[c], high[c]) * scale[c] + offset[c]`` for each channel ``c``.
+
+    ``low`` / ``high`` may be ``-inf`` / ``inf`` (no clipping).
+    """
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    scale: tuple[float, ...]
+    offset: tuple[float, ...]
+
+    @classmethod
+    def affine(cls, scale: float, offset: float, channels: int, low: float = -math.inf,
+               high: float = math.inf) -> IntensityMap:
+        """The same map for every channel."""
+        return cls((low,) * channels, (high,) * channels, (scale,) * channels, (offset,) * channels)
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Apply to ``(C, *spatial)`` float32 (into ``out``, which may be ``x`` itself)."""
+        if len(self.scale) not in (1, x.shape[0]):
+            from seedlens.errors import ShapeError
+
+            raise ShapeError(f"intensity map has {len(self.scale)} channels; got shape {x.shape}")
+        out = np.empty_like(x, dtype=np.float32) if out is None else out
+        for c in range(x.shape[0]):
+            k = c if len(self.scale) > 1 else 0
+            channel = x[c]
+            if math.isfinite(self.low[k]) or math.isfinite(self.high[k]):
+                channel = np.clip(channel, self.low[k], self.high[k], out=out[c])
+            np.multiply(channel, np.float32(self.scale[k]), out=out[c])
+            out[c] += np.float32(self.offset[k])
+        return out
+
+    def apply_torch(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply to a batch ``(N, C, *spatial)`` with torch operations (exportable to ONNX)."""
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        low, high, scale, offset = (torch.tensor(v, dtype=x.dtype, device=x.device).reshape(shape)
+                                    for v in (self.low, self.high, self.scale, self.offset))
+        return torch.minimum(torch.maximum(x, low), high) * scale + offset
+
+
+class ForegroundStats:
+    """Accumulate foreground voxels of training samples, then give their percentiles, mean and std per channel.
+
+    At most :data:`FOREGROUND_SAMPLES` voxels are drawn from each sample (all of them when it has fewer), with a
+    generator seeded from the sample's index, so memory stays bounded and the fit is repeatable.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._values: list[np.ndarray] = []
+
+    def add(self, x: np.ndarray, foreground: np.ndarray) -> None:
+        """Add the voxels of ``x`` ``(C, *spatial)`` where ``foreground`` ``(*spatial)`` is True."""
+        index = np.flatnonzero(foreground.reshape(-1))
+        if index.size == 0:
+            index = np.arange(foreground.size)
+        if index.size > FOREGROUND_SAMPLES:
+            rng = np.random.default_rng([self.seed, len(self._values)])
+            index = np.sort(rng.choice(index, size=FOREGROUND_SAMPLES, replace=False))
+        flat = x.reshape(x.shape[0], -1)
+        self._values.append(np.asarray(flat[:, index], dtype=np.float64))
+
+    @property
+    def count(self) -> int:
+        """Samples added so far."""
+        return len(self._values)
+
+    def result(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """``(low, high, mean, std)`` per channel: the percentiles :data:`FOREGROUND_PERCENTILES`, mean and std."""
+        values = np.concatenate(self._values, axis=1)
+        low, high = np.percentile(values, FOREGROUND_PERCENTILES, axis=1)
+        mean = values.mean(axis=1)
+        std = values.std(axis=1)
+        return (tuple(float(v) for v in low), tuple(float(v) for v in high), tuple(float(v) for v in mean),
+                tuple(float(v) if v > 0 else 1.0 for v in std))

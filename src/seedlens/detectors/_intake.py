@@ -1,0 +1,123 @@
+"""Data intake: what a detector trains and calibrates on, from a data source or from arrays, read lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seedlens.data.samples import ArraySamples, RecordSamples, SampleSet, first_sample_modality
+from seedlens.detectors._inputs import as_array_list, infer_modality
+from seedlens.errors import ConfigError, DataSourceError, ShapeError
+from seedlens.types import Modality
+
+
+@dataclass
+class TrainingData:
+    """Samples a detector trains and calibrates on, already split; nothing is loaded yet.
+
+    Attributes:
+        train: Training samples (normals, plus labelled anomalies if the detector uses them).
+        val_normal: Normal samples held out for the threshold and the global heatmap statistics.
+        modality: Modality of the samples.
+    """
+
+    train: SampleSet
+    val_normal: SampleSet
+    modality: Modality
+
+    @property
+    def train_labels(self) -> list[int]:
+        """0 normal / 1 anomalous per training sample."""
+        return self.train.labels()
+
+
+def training_data(
+    data: Any,
+    y: Any = None,
+    *,
+    modality: str | Modality | None,
+    val_fraction: float,
+    seed: int,
+    labelled: bool = False,
+) -> TrainingData:
+    """Split ``data`` into training samples and normal validation samples.
+
+    Args:
+        data: A data source (its ``train`` split trains, its normal ``val`` samples calibrate; without a ``val``
+            split ``val_fraction`` of the normal training samples is held out) or samples ``(N, C, *spatial)`` /
+            a list of ``(C, *spatial)`` arrays (``val_fraction`` held out).
+        y: For arrays: 0 normal / 1 anomalous per sample (scikit-learn's ``fit(X, y)``); None = all normal.
+        modality: The samples' modality; None infers it from the first sample.
+        val_fraction: Share of the normal training samples held out when there is no validation split.
+        seed: Seed of the held-out draw.
+        labelled: Keep the anomalous training samples (a detector that learns from labelled anomalies);
+            otherwise only normal samples train.
+
+    Raises:
+        DataSourceError: the source has no normal training samples.
+        ConfigError: an empty batch, too few samples to hold any out, or ``y`` given with a data source.
+        ShapeError: ``y`` does not hold one label per sample.
+    """
+    rng = np.random.default_rng(seed)
+    if hasattr(data, "records"):
+        if y is not None:
+            raise ConfigError("y is for arrays; a data source carries its labels (pass y=None)")
+        train_records = [r for r in data.records("train") if labelled or not r.is_anomalous]
+        if not any(not r.is_anomalous for r in train_records):
+            raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
+        train: SampleSet = RecordSamples(train_records, modality)
+        resolved = first_sample_modality(train, modality)
+        train = RecordSamples(train_records, modality or resolved)
+        val: SampleSet = RecordSamples(data.records("val", normal_only=True), modality or resolved)
+    else:
+        arrays = as_array_list(data)
+        if not arrays:
+            raise ConfigError("fit needs at least one normal sample; got an empty batch")
+        labels = _labels(y, len(arrays))
+        resolved = Modality.parse(modality) if modality else infer_modality(arrays[0])
+        keep = [i for i, label in enumerate(labels) if labelled or label == 0]
+        if not any(labels[i] == 0 for i in keep):
+            raise ConfigError("fit needs at least one normal sample (y == 0); got none")
+        train = ArraySamples([arrays[i] for i in keep], resolved, [labels[i] for i in keep])
+        val = ArraySamples([], resolved)
+    if len(val) == 0:
+        train, val = hold_out(train, val_fraction, rng)
+    return TrainingData(train, val, resolved)
+
+
+def _labels(y: Any, n: int) -> list[int]:
+    if y is None:
+        return [0] * n
+    labels = np.asarray(y).reshape(-1)
+    if labels.shape[0] != n:
+        raise ShapeError(f"y must hold one label per sample ({n}); got {labels.shape[0]}")
+    if not np.isin(labels, (0, 1)).all():
+        values = sorted(set(labels.tolist()))
+        raise ConfigError(f"y must be 0 (normal) or 1 (anomalous) per sample; got values {values}")
+    return [int(v) for v in labels]
+
+
+def hold_out(samples: SampleSet, fraction: float, rng: np.random.Generator) -> tuple[SampleSet, SampleSet]:
+    """Move ``fraction`` of the normal samples (at least one, never all) out of ``samples``: ``(train, val)``."""
+    labels = samples.labels()
+    normal = [i for i, label in enumerate(labels) if label == 0]
+    if len(normal) < 2:
+        raise ConfigError(f"need at least 2 normal samples to hold some out for the threshold; got {len(normal)}")
+    n_val = min(len(normal) - 1, max(1, round(fraction * len(normal))))
+    val_idx = set(rng.choice(normal, size=n_val, replace=False).tolist())
+    keep = [i for i in range(len(labels)) if i not in val_idx]
+    return samples.subset(keep), samples.subset(sorted(val_idx))
+
+
+def normal_train_val(
+    data: Any, modality: Modality | None, val_fraction: float, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray], Modality]:
+    """Normal training and validation arrays and the modality, for detectors that keep every sample in memory.
+
+    The split of :func:`training_data` (normal samples only), with the arrays read.
+    """
+    split = training_data(data, modality=modality, val_fraction=val_fraction, seed=seed)
+    return split.train.arrays(), split.val_normal.arrays(), split.modality
+
