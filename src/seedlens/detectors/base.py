@@ -2,7 +2,8 @@
 
 Anomaly scores have one meaning everywhere: **higher score = more anomalous**. ``score`` returns one
 number per sample, ``explain`` one heatmap per sample at the input's own resolution, ``predict`` compares
-scores with the threshold fitted on normal validation scores (their 0.95 quantile unless set otherwise).
+scores with the threshold fitted on normal validation scores (their 0.95 quantile unless set otherwise): a sample
+is anomalous when ``score >= threshold`` (:func:`seedlens.evaluation.is_anomalous`, the rule everywhere).
 
 The estimator contract follows scikit-learn: the constructor only stores its keyword arguments (as a
 typed config), ``fit`` validates them and returns ``self``, fitted state ends in ``_``, and any method
@@ -82,9 +83,11 @@ class Detector(ABC):
         """Rebuild a fitted detector from a folder written by ``save``."""
 
     def predict(self, x: ArrayBatch) -> np.ndarray:
-        """Return ``(N,)`` booleans: True where the score exceeds the fitted threshold."""
+        """Return ``(N,)`` booleans: True where ``score >= threshold_`` (:func:`seedlens.evaluation.is_anomalous`)."""
+        from seedlens.evaluation import is_anomalous
+
         self._check_fitted()
-        return np.asarray(self.score(x)) > self.threshold_
+        return is_anomalous(self.score(x), self.threshold_)
 
     @property
     def is_fitted(self) -> bool:
