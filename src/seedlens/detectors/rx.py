@@ -37,8 +37,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from scipy import ndimage
 
+from seedlens.anomaly.pooling import POOLINGS, pool_maps
 from seedlens.config import Each, Interval, atomic_write_bytes, from_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
@@ -112,7 +114,7 @@ class RXConfig:
         "memory_size": Interval(2, None, integer=True),
         "smoothing": (Interval(0, None), Each(Interval(0, None)), None),
         "modality": (frozenset({"image", "volume", "cube"}), None),
-        "score_pooling": frozenset({"max", "mean", "topk"}),
+        "score_pooling": POOLINGS,
         "topk_fraction": Interval(0, 1, closed=False),
         "threshold_quantile": Interval(0, 1),
         "threshold": (Interval(), None),
@@ -573,13 +575,9 @@ class RX(Detector):
         return rx_map(array, self.config_, self.background_, self.bank_, self.scales_)
 
     def _pool(self, heat: np.ndarray) -> float:
-        flat = np.sort(heat.ravel())
-        if self.config_.score_pooling == "max":
-            return float(flat[-1])
-        if self.config_.score_pooling == "mean":
-            return float(flat.mean())
-        k = max(1, round(self.config_.topk_fraction * flat.size))
-        return float(flat[-k:].mean())
+        """The score of one map ``(*spatial)``, pooled by :func:`~seedlens.anomaly.pool_maps`."""
+        maps = torch.from_numpy(np.ascontiguousarray(heat))[None, None]
+        return float(pool_maps(maps, self.config_.score_pooling, self.config_.topk_fraction)[0])
 
     def _maps(self, x: ArrayBatch) -> list[np.ndarray]:
         if not hasattr(self, "background_"):
