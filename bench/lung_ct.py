@@ -162,6 +162,8 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from seedlens.evaluation import is_anomalous
+
     rng = np.random.default_rng(0)
     chosen: list[int] = []
     for label in ("covid", "noncovid"):
@@ -173,6 +175,7 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
     FigureCanvasAgg(fig)
     axes = fig.subplots(4, 8)
     threshold = detector.threshold_
+    flagged = is_anomalous(scores, threshold)
     for slot, (index, heat) in enumerate(zip(chosen, maps, strict=True)):
         record, shown = records[index], _display(arrays[index])
         left, right = axes[slot // 4, 2 * (slot % 4)], axes[slot // 4, 2 * (slot % 4) + 1]
@@ -180,7 +183,7 @@ def write_gallery(detector: Any, records: list[Any], arrays: list[np.ndarray], s
         left.set_title(f"{record.label} · {record.meta.get('subset')}", fontsize=8)
         right.imshow(shown, cmap="gray")
         right.imshow(heat[0], cmap="inferno", vmin=0, vmax=1, alpha=0.7 * np.sqrt(heat[0]))
-        flag = "flagged" if scores[index] > threshold else "passed"
+        flag = "flagged" if flagged[index] else "passed"
         right.set_title(f"score {scores[index]:.2f} ({flag})", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])

@@ -13,6 +13,7 @@ import os
 import tempfile
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,9 +58,7 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown option {key!r} in {where}{hint}; known: {', '.join(sorted(fields))}")
+            raise unknown_option(key, fields, where)
         target = _dataclass_in(hints.get(key))
         if target is not None and isinstance(value, dict):
             value = from_dict(target, value, where=f"{where}.{key}")
@@ -67,6 +66,24 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def unknown_option(key: str, known: Iterable[str], where: str) -> ConfigError:
+    """The error for an option ``key`` that ``where`` does not know: it names the closest known option and all of them.
+
+    Args:
+        key: The option received.
+        known: The option names ``where`` accepts.
+        where: What the options belong to, e.g. ``"RX parameters"``.
+
+    Returns:
+        A :class:`~seedlens.errors.ConfigError` to raise, e.g. ``unknown option 'epoch' in FCDD parameters (did you
+        mean 'epochs'?); known: ...``.
+    """
+    names = sorted(known)
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown option {key!r} in {where}{hint}; known: {', '.join(names)}")
 
 
 def _dataclass_in(hint: Any) -> type | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -120,7 +122,20 @@ def test_score_explain_predict_shapes(fitted, name, kind):
     assert np.all(maps >= 0)
     predictions = detector.predict(x)
     assert predictions.dtype == bool and predictions.shape == (3,)
-    np.testing.assert_array_equal(predictions, scores > detector.threshold_)
+    np.testing.assert_array_equal(predictions, scores.astype(np.float64) >= detector.threshold_)
+
+
+@pytest.mark.parametrize(("name", "kind"), pairs())
+def test_predict_flags_a_score_equal_to_the_threshold(fitted, name, kind):
+    make, _ = KINDS[kind]
+    x = make(3, np.random.default_rng(1))
+    tied = copy.copy(fitted(name, kind))  # the shared detector keeps its threshold
+    scores = tied.score(x)
+    middle = int(np.argsort(scores)[1])
+    tied.threshold_ = float(scores[middle])  # exactly the middle sample's score
+    predictions = tied.predict(x)
+    assert predictions[middle]
+    np.testing.assert_array_equal(predictions, scores >= scores[middle])
 
 
 @pytest.mark.parametrize("name", list_detectors())

@@ -57,7 +57,7 @@ def test_score_prints_one_json_object_per_input(trained_run):
         item = json.loads(line)
         assert set(item) == {"path", "score", "anomalous"}
         assert item["path"] == str(path)
-        assert item["anomalous"] == (item["score"] > threshold)
+        assert item["anomalous"] == (item["score"] >= threshold)
 
 
 def test_explain_writes_overlays(trained_run, tmp_path):

@@ -1,4 +1,5 @@
-"""Anomaly objectives and generators: FCDD/HSC losses, confetti noise, online supervision, Outlier Exposure.
+"""Anomaly objectives, generators and pooling: FCDD/HSC losses, confetti noise, online supervision, Outlier Exposure,
+and the one score pooling of anomaly maps.
 
 Everything here is a pure function or a small transform on tensors; detectors compose them.
 """
@@ -15,8 +16,10 @@ from seedlens.anomaly.losses import (
 )
 from seedlens.anomaly.online import OnlineReplacement
 from seedlens.anomaly.outliers import ArrayOutliers, FolderOutliers
+from seedlens.anomaly.pooling import POOLINGS, pool_maps
 
 __all__ = [
+    "POOLINGS",
     "AnomalyGenerator",
     "ArrayOutliers",
     "ConfettiNoise",
@@ -27,6 +30,7 @@ __all__ = [
     "fcdd_map_loss",
     "hsc_loss",
     "hsc_score",
+    "pool_maps",
     "pseudo_huber",
     "reconstruction_error",
 ]

@@ -1,45 +1,141 @@
-"""How an anomaly map becomes one sample score: one implementation for every detector."""
+"""Score pooling: how a batch of anomaly maps becomes one score per sample.
+
+Every detector that scores by pooling a map (RX, the deep detectors) calls :func:`pool_maps`, so ``mean``,
+``topk`` and ``max`` mean the same everywhere. Padded inputs (a batch of samples of different sizes padded to one
+grid) pass ``extent`` or ``valid``: padding cells then never count, neither in the mean nor among the top cells.
+"""
 
 from __future__ import annotations
 
-from torch import Tensor
+from collections.abc import Sequence
 
-from seedlens.errors import UnknownNameError
+import torch
+
+from seedlens.errors import ConfigError, ShapeError
+from seedlens.registry import Registry
 
 __all__ = ["POOLINGS", "pool_maps"]
 
-#: Score poolings :func:`pool_maps` knows.
-POOLINGS: tuple[str, ...] = ("mean", "topk", "max")
+_POOLERS: Registry[torch.Tensor] = Registry("score pooling")
 
 
-def pool_maps(maps: Tensor, pooling: str, topk_fraction: float = 0.01, valid: Tensor | None = None) -> Tensor:
+@_POOLERS.register("mean")
+def _mean(flat: torch.Tensor, valid: torch.Tensor | None, topk_fraction: float) -> torch.Tensor:
+    """Mean of the (valid) cells ``(N, P)`` -> ``(N,)``."""
+    if valid is None:
+        return flat.mean(dim=1)
+    return torch.where(valid, flat, 0).sum(dim=1) / valid.sum(dim=1)
+
+
+@_POOLERS.register("topk")
+def _topk(flat: torch.Tensor, valid: torch.Tensor | None, topk_fraction: float) -> torch.Tensor:
+    """Mean of the ``max(1, round(topk_fraction * cells))`` highest (valid) cells ``(N, P)`` -> ``(N,)``."""
+    if valid is None:
+        k = max(1, round(topk_fraction * flat.shape[1]))
+        return flat.topk(k, dim=1).values.mean(dim=1)
+    counts = torch.round(topk_fraction * valid.sum(dim=1).double()).clamp(min=1).long()  # half to even, as round()
+    top = torch.where(valid, flat, -torch.inf).topk(int(counts.max()), dim=1).values
+    kept = torch.arange(top.shape[1], device=flat.device) < counts[:, None]
+    return torch.where(kept, top, 0).sum(dim=1) / counts.to(flat.dtype)
+
+
+@_POOLERS.register("max")
+def _max(flat: torch.Tensor, valid: torch.Tensor | None, topk_fraction: float) -> torch.Tensor:
+    """Highest (valid) cell of ``(N, P)`` -> ``(N,)``."""
+    if valid is None:
+        return flat.amax(dim=1)
+    return torch.where(valid, flat, -torch.inf).amax(dim=1)
+
+
+#: The score poolings :func:`pool_maps` knows (and detector configs accept).
+POOLINGS: frozenset[str] = frozenset(_POOLERS.list())
+
+
+def pool_maps(
+    maps: torch.Tensor,
+    pooling: str,
+    topk_fraction: float = 0.01,
+    *,
+    extent: torch.Tensor | Sequence[Sequence[int]] | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Pool anomaly maps ``(N, 1, *spatial)`` into sample scores ``(N,)``.
 
+    Example:
+        >>> pool_maps(maps, "topk", 0.01)                   # maps (N, 1, H, W) -> (N,)
+        >>> pool_maps(padded, "mean", extent=[(40, 50), (20, 28)])  # each sample's own (H, W) at the top left
+
     Args:
-        maps: Anomaly maps, higher = more anomalous.
-        pooling: ``mean``, ``topk`` (mean of the highest ``max(1, round(topk_fraction × cells))`` cells) or ``max``.
-        topk_fraction: Share of the cells ``topk`` averages.
-        valid: bool ``(N, 1, *spatial)`` (or broadcastable): only these cells count (e.g. not the padding).
+        maps: Anomaly maps ``(N, 1, *spatial)`` (2D ``(N, 1, H, W)`` or 3D ``(N, 1, D, H, W)``), higher = more
+            anomalous; integer maps are pooled as float32.
+        pooling: ``mean`` (mean of the cells), ``topk`` (mean of the ``max(1, round(topk_fraction * cells))``
+            highest cells; ``round`` halves to even, as Python's) or ``max`` (the highest cell).
+        topk_fraction: Fraction of the cells ``topk`` averages, in ``(0, 1]``; unused by the others.
+        extent: Per-sample size of the unpadded map, ``(N, len(spatial))`` integers: sample ``i`` occupies the
+            leading cells ``[:extent[i][0], :extent[i][1], ...]`` of the grid (inputs padded at the end of each
+            axis) and the other cells are padding. Give ``valid`` instead for any other layout.
+        valid: Bool mask ``(N, 1, *spatial)``, True on the cells that count. With ``extent`` or ``valid``, a
+            padding cell never counts: ``mean`` averages the valid cells only, ``topk`` takes its fraction of each
+            sample's valid cell count and its cells among the valid ones, ``max`` ignores padding.
+
+    Returns:
+        Scores ``(N,)`` in the dtype of ``maps``.
 
     Raises:
-        UnknownNameError: an unknown ``pooling``.
+        UnknownNameError: ``pooling`` is not one of :data:`POOLINGS` (the message lists them).
+        ShapeError: ``maps`` is not ``(N, 1, *spatial)`` with cells, or ``valid`` / ``extent`` does not fit it.
+        ConfigError: ``topk_fraction`` is outside ``(0, 1]`` for ``topk``, both ``extent`` and ``valid`` are given,
+            ``valid`` is not bool, an extent is outside ``[1, size]``, or a sample has no valid cell.
     """
-    if pooling not in POOLINGS:
-        raise UnknownNameError(f"unknown score pooling {pooling!r}; expected one of: {', '.join(POOLINGS)}")
-    flat = maps.flatten(1)
-    if valid is not None:
-        keep = valid.expand_as(maps).flatten(1)
-        counts = keep.sum(dim=1)
-        if pooling == "mean":
-            return (flat * keep).sum(dim=1) / counts.clamp_min(1)
-        flat = flat.masked_fill(~keep, float("-inf"))
-        if pooling == "max":
-            return flat.amax(dim=1)
-        k = max(1, round(topk_fraction * int(counts.min())))
-        return flat.topk(k, dim=1).values.mean(dim=1)
-    if pooling == "mean":
-        return flat.mean(dim=1)
-    if pooling == "max":
-        return flat.amax(dim=1)
-    k = max(1, round(topk_fraction * flat.shape[1]))
-    return flat.topk(k, dim=1).values.mean(dim=1)
+    pool = _POOLERS.get(pooling)
+    if maps.ndim < 3 or maps.shape[1] != 1 or maps.shape[2:].numel() == 0:
+        raise ShapeError(f"maps must be (N, 1, *spatial) with at least one cell; got shape {tuple(maps.shape)}")
+    if pool is _topk and not 0 < topk_fraction <= 1:
+        raise ConfigError(f"topk_fraction must be in (0, 1]; got {topk_fraction!r}")
+    if not maps.is_floating_point():
+        maps = maps.float()
+    mask = _valid_cells(maps, extent, valid)
+    return pool(maps.flatten(1), None if mask is None else mask.flatten(1), topk_fraction)
+
+
+def _valid_cells(
+    maps: torch.Tensor, extent: torch.Tensor | Sequence[Sequence[int]] | None, valid: torch.Tensor | None
+) -> torch.Tensor | None:
+    """The bool mask ``(N, 1, *spatial)`` of the cells that count, checked; None when every cell counts."""
+    if extent is not None and valid is not None:
+        raise ConfigError("give extent or valid to exclude padding, not both")
+    if extent is not None:
+        valid = _extent_mask(maps, extent)
+    if valid is None:
+        return None
+    if valid.dtype != torch.bool:
+        raise ConfigError(f"valid must be a bool mask; got dtype {valid.dtype}")
+    if valid.shape != maps.shape:
+        raise ShapeError(f"valid must have the shape of maps {tuple(maps.shape)}; got {tuple(valid.shape)}")
+    empty = (~valid.flatten(1).any(dim=1)).nonzero().flatten().tolist()
+    if empty:
+        raise ConfigError(f"every sample needs at least one valid cell; samples {empty} have none")
+    return valid.to(maps.device)
+
+
+def _extent_mask(maps: torch.Tensor, extent: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
+    """The mask of the leading ``extent[i]`` cells of each sample's grid."""
+    spatial = tuple(maps.shape[2:])
+    try:
+        sizes = torch.as_tensor(extent, device=maps.device)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ShapeError(f"extent must be integers (N, spatial dims) = ({maps.shape[0]}, {len(spatial)}); got "
+                         f"{extent!r} ({error})") from error
+    if sizes.shape != (maps.shape[0], len(spatial)) or sizes.is_floating_point() or sizes.dtype == torch.bool:
+        raise ShapeError(f"extent must be integers (N, spatial dims) = ({maps.shape[0]}, {len(spatial)}) for maps of "
+                         f"shape {tuple(maps.shape)}; got {sizes.dtype} of shape {tuple(sizes.shape)}")
+    limits = torch.tensor(spatial, device=maps.device)
+    if bool(((sizes < 1) | (sizes > limits)).any()):
+        raise ConfigError(f"each extent must be in [1, size] per axis, sizes {spatial}; got {sizes.tolist()}")
+    mask = torch.ones(maps.shape, dtype=torch.bool, device=maps.device)
+    for axis, size in enumerate(spatial):
+        inside = torch.arange(size, device=maps.device)[None, :] < sizes[:, axis : axis + 1]  # (N, size)
+        view = [maps.shape[0], 1] + [1] * len(spatial)
+        view[2 + axis] = size
+        mask &= inside.reshape(view)
+    return mask

@@ -23,7 +23,7 @@ def score(
     where: Annotated[str | None, typer.Option(help="Hub query selecting the samples.")] = None,
     to_hub: Annotated[bool, typer.Option(help="Write scores and heatmaps back to the hub as predictions.")] = False,
 ) -> None:
-    """Score each input: higher = more anomalous; `anomalous` compares with the run's fitted threshold."""
+    """Score each input: higher = more anomalous; `anomalous` means score >= the run's fitted threshold."""
     from seedlens.detectors import load_detector
     from seedlens.errors import ConfigError
     from seedlens.io import read
@@ -46,16 +46,19 @@ def score(
 
 
 def _print_scores(names: list[str], scores: Any, threshold: float, as_json: bool) -> None:
-    """Print one JSON object per input, or a table."""
+    """Print one JSON object per input, or a table; ``anomalous`` is ``score >= threshold``."""
+    from seedlens.evaluation import is_anomalous
+
+    flags = is_anomalous(scores, threshold)
     if as_json:
-        for name, value in zip(names, scores, strict=True):
-            typer.echo(json.dumps({"path": name, "score": float(value), "anomalous": bool(value > threshold)}))
+        for name, value, flag in zip(names, scores, flags, strict=True):
+            typer.echo(json.dumps({"path": name, "score": float(value), "anomalous": bool(flag)}))
         return
-    table = Table(title=f"scores (threshold {threshold:.4f})")
+    table = Table(title=f"scores (threshold {threshold:.4f}; anomalous: score >= threshold)")
     for column in ("path", "score", "anomalous"):
         table.add_column(column)
-    for name, value in zip(names, scores, strict=True):
-        table.add_row(name, f"{value:.4f}", "yes" if value > threshold else "no")
+    for name, value, flag in zip(names, scores, flags, strict=True):
+        table.add_row(name, f"{value:.4f}", "yes" if flag else "no")
     stdout.print(table)
 
 

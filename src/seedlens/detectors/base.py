@@ -2,15 +2,19 @@
 
 Anomaly scores have one meaning everywhere: **higher score = more anomalous**. ``score`` returns one
 number per sample, ``explain`` one heatmap per sample at the input's own resolution, ``predict`` compares
-scores with the threshold fitted on normal validation scores (their 0.95 quantile unless set otherwise).
+scores with the threshold fitted on normal validation scores (their 0.95 quantile unless set otherwise): a sample
+is anomalous when ``score >= threshold`` (:func:`seedlens.evaluation.is_anomalous`, the rule everywhere).
 
-The estimator contract follows scikit-learn: the constructor only stores its keyword arguments (as a
-typed config), ``fit`` validates them and returns ``self``, fitted state ends in ``_``, and any method
-that needs a fitted detector raises :class:`~seedlens.errors.NotFittedError` before ``fit``.
+The estimator contract follows scikit-learn: the constructor only stores its keyword arguments (the options of
+the detector's ``Config`` dataclass), ``fit`` validates them and returns ``self``, fitted state ends in ``_``, and any
+method that needs a fitted detector raises :class:`~seedlens.errors.NotFittedError` before ``fit``.
+``get_params`` / ``set_params`` read and change the options, so ``sklearn.base.clone`` and scikit-learn's model
+selection work on every detector.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,17 +40,93 @@ ArrayBatch = np.ndarray | Sequence[np.ndarray]
 class Detector(ABC):
     """Base class of all detectors. Higher score = more anomalous.
 
-    Subclasses implement ``fit``, ``score``, ``explain``, ``save`` and ``load``; ``predict`` and the
-    fitted-state checks live here.
+    Subclasses set ``name`` and ``Config`` and implement ``fit``, ``score``, ``explain``, ``save`` and ``load``;
+    the constructor, ``get_params`` / ``set_params``, ``predict`` and the fitted-state checks live here.
+
+    **scikit-learn.** A detector is a scikit-learn estimator: ``sklearn.base.clone(detector)`` gives an unfitted
+    detector with the same options, and ``fit(X, y)`` (on the detectors that take ``y``: knn and rx) fits on the
+    samples of the batch ``X`` labelled 0 in ``y``, so ``GridSearchCV`` can search their options. Unlike a
+    scikit-learn classifier's ``score(X, y)`` (the mean accuracy), ``score(x)`` returns one anomaly score per sample,
+    so a grid search needs an explicit ``scoring``: a callable ``(detector, X, y) -> float``, higher = better, e.g.
+    ``lambda d, X, y: image_auroc(y, d.score(X))``. Cross-validation folds should hold both labels (e.g.
+    ``cv=StratifiedKFold(3)``).
+
+    Args:
+        **params: Options of the detector's ``Config``, stored as given (the very same objects) and validated by
+            ``fit``.
     """
 
     #: Registry name of the detector (``"fcdd"``, ``"hsc"``...).
     name: ClassVar[str] = ""
+    #: The dataclass of the detector's options: its fields are the constructor's keyword arguments, its defaults
+    #: theirs; it has a ``validate()`` method.
+    Config: ClassVar[type[Any]]
 
     threshold_: float
     #: The validated options (a dataclass with ``heatmap_quantile``) and the heatmap normaliser, set by ``fit``.
     config_: Any
     normalizer_: Any
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+
+    # ------------------------------------------------------------------ options
+    def get_config(self) -> Any:
+        """Return the validated ``Config`` built from the constructor's parameters.
+
+        Raises:
+            ConfigError: an option is unknown (named with its close match) or has an invalid value.
+        """
+        from seedlens.config import from_dict
+
+        config = from_dict(self.Config, dict(self.params), where=f"{type(self).__name__} parameters")
+        config.validate()
+        return config
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return every option: the ``Config`` defaults, overridden by the constructor's and ``set_params``' values.
+
+        Values given to the constructor or ``set_params`` are returned as the very same objects (what
+        ``sklearn.base.clone`` checks); a name the ``Config`` does not know is returned too, so that ``fit`` of a
+        clone refuses it as the original's does.
+
+        Args:
+            deep: Accepted for scikit-learn; no option holds an estimator, so there is nothing nested to add.
+
+        Returns:
+            Option name -> value, in the order of the ``Config`` fields.
+        """
+        defaults = {f.name: _default(f) for f in dataclasses.fields(self.Config)}
+        return {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **self.params}
+
+    def set_params(self, **params: Any) -> Detector:
+        """Store options (validated, like the constructor's, by the next ``fit``); return ``self``.
+
+        A fitted detector keeps its fitted state until it is fitted again.
+
+        Raises:
+            ConfigError: a name is not an option of the ``Config``; the message names it, its close match and the
+                known options.
+        """
+        from seedlens.config import unknown_option
+
+        known = [f.name for f in dataclasses.fields(self.Config)]
+        for key in params:
+            if key not in known:
+                raise unknown_option(key, known, f"{type(self).__name__}.set_params")
+        self.params.update(params)
+        return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (read by scikit-learn >= 1.6): no estimator type, ``y`` optional, no 2D ``(N, F)`` input.
+
+        Not an ``outlier_detector``: that contract has ``predict`` return -1/1 and ``score_samples`` higher = more
+        normal, where ``predict`` here returns bools and ``score`` higher = more anomalous.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=False))
 
     @abstractmethod
     def fit(
@@ -82,9 +162,11 @@ class Detector(ABC):
         """Rebuild a fitted detector from a folder written by ``save``."""
 
     def predict(self, x: ArrayBatch) -> np.ndarray:
-        """Return ``(N,)`` booleans: True where the score exceeds the fitted threshold."""
+        """Return ``(N,)`` booleans: True where ``score >= threshold_`` (:func:`seedlens.evaluation.is_anomalous`)."""
+        from seedlens.evaluation import is_anomalous
+
         self._check_fitted()
-        return np.asarray(self.score(x)) > self.threshold_
+        return is_anomalous(self.score(x), self.threshold_)
 
     @property
     def is_fitted(self) -> bool:
@@ -141,6 +223,15 @@ class Detector(ABC):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(data) or {type(self).__name__}.load(run)"
             )
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's declared default (a fresh one from its factory); ``MISSING`` when it has none."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
 
 
 def check_normalize(normalize: str | None) -> None:

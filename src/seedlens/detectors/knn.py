@@ -30,8 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seedlens.config import Interval, atomic_write_bytes, from_dict, validate_config
+from seedlens.config import Interval, atomic_write_bytes, validate_config
 from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
+from seedlens.detectors._labels import normal_only
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
@@ -135,16 +136,9 @@ class KNN(Detector):
     """
 
     name = "knn"
+    Config = KNNConfig
+    config_: KNNConfig
     modality_: Modality
-
-    def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
-
-    def get_config(self) -> KNNConfig:
-        """Return the validated config built from the constructor's parameters."""
-        config = from_dict(KNNConfig, dict(self.params), where="KNN parameters")
-        config.validate()
-        return config
 
     @property
     def score_pooling_(self) -> str:
@@ -153,26 +147,29 @@ class KNN(Detector):
                 "both": "max of standardised knn distance and patch max"}[self.score_]
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: Any, *, run_dir: str | Path | None = None, resume: bool = False,
+    def fit(self, data: Any, y: Any = None, *, run_dir: str | Path | None = None, resume: bool = False,
             progress: bool = True) -> KNN:
         """Store pooled features and a patch memory of the normal training images; fit the threshold on val.
 
         Args:
             data: A data source whose ``train`` split gives normal images and ``val`` split the threshold, or
-                normal images ``(N, C, H, W)`` / a list of ``(C, H, W)`` (``val_fraction`` held out).
+                images ``(N, C, H, W)`` / a list of ``(C, H, W)`` (``val_fraction`` of the normal ones held out).
+            y: With an array batch, 0 (normal) / 1 (anomalous) per image, as scikit-learn's ``fit(X, y)``: only the
+                normal images are used. None: every image is normal.
             run_dir: Unused (nothing is trained); accepted for the common protocol.
             resume: Unused.
             progress: Show a progress bar over the feature passes.
 
         Raises:
-            ConfigError: an option is invalid.
-            ShapeError: the samples are not grey or RGB images.
+            ConfigError: an option is invalid, ``y`` comes with a data source, or ``y`` is not 0/1.
+            ShapeError: the samples are not grey or RGB images, or ``y`` has not one label per image.
             DataSourceError: the data has no normal training samples.
         """
         from seedlens.data.transforms import Preprocessor
         from seedlens.explain import GlobalNormalizer
 
-        config = self.get_config()
+        config: KNNConfig = self.get_config()
+        data = normal_only(data, y)
         arrays, val, modality = normal_train_val(data, None, config.val_fraction, config.seed)
         if modality is not Modality.IMAGE:
             raise ShapeError(f"the knn detector works on images (C, H, W); got {modality.value} samples of shape "

@@ -37,10 +37,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from scipy import ndimage
 
+from seedlens.anomaly.pooling import POOLINGS, pool_maps
 from seedlens.config import Each, Interval, atomic_write_bytes, from_dict, validate_config
 from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
+from seedlens.detectors._labels import normal_only
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ReadError, ShapeError
 from seedlens.types import Modality
@@ -112,7 +115,7 @@ class RXConfig:
         "memory_size": Interval(2, None, integer=True),
         "smoothing": (Interval(0, None), Each(Interval(0, None)), None),
         "modality": (frozenset({"image", "volume", "cube"}), None),
-        "score_pooling": frozenset({"max", "mean", "topk"}),
+        "score_pooling": POOLINGS,
         "topk_fraction": Interval(0, 1, closed=False),
         "threshold_quantile": Interval(0, 1),
         "threshold": (Interval(), None),
@@ -495,30 +498,32 @@ class RX(Detector):
     """
 
     name = "rx"
+    Config = RXConfig
+    config_: RXConfig
 
-    def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
-
-    def get_config(self) -> RXConfig:
-        """Return the validated config built from the constructor's parameters."""
-        config = from_dict(RXConfig, dict(self.params), where="RX parameters")
-        config.validate()
-        return config
-
-    def fit(self, data: Any, *, run_dir: str | Path | None = None, resume: bool = False,
+    def fit(self, data: Any, y: Any = None, *, run_dir: str | Path | None = None, resume: bool = False,
             progress: bool = True) -> RX:
         """Fit the background on normal training samples and the threshold on held-out normal samples.
 
         Args:
             data: A data source whose ``train`` split gives normal samples and ``val`` split the threshold, or
-                normal samples ``(N, C, *spatial)`` / a list of ``(C, *spatial)`` (``val_fraction`` held out).
+                samples ``(N, C, *spatial)`` / a list of ``(C, *spatial)`` (``val_fraction`` of the normal ones
+                held out).
+            y: With an array batch, 0 (normal) / 1 (anomalous) per sample, as scikit-learn's ``fit(X, y)``: only
+                the normal samples are used. None: every sample is normal.
             run_dir: Unused (nothing to checkpoint); accepted for the common protocol.
             resume: Unused.
             progress: Unused.
+
+        Raises:
+            ConfigError: an option is invalid, ``y`` comes with a data source, or ``y`` is not 0/1.
+            ShapeError: ``y`` has not one label per sample, or a sample's layout or channel count differs from the
+                first's.
         """
         from seedlens.explain import GlobalNormalizer
 
-        config = self.get_config()
+        config: RXConfig = self.get_config()
+        data = normal_only(data, y)
         arrays, val, modality = normal_train_val(
             data, Modality.parse(config.modality) if config.modality else None, config.val_fraction, config.seed
         )
@@ -573,13 +578,9 @@ class RX(Detector):
         return rx_map(array, self.config_, self.background_, self.bank_, self.scales_)
 
     def _pool(self, heat: np.ndarray) -> float:
-        flat = np.sort(heat.ravel())
-        if self.config_.score_pooling == "max":
-            return float(flat[-1])
-        if self.config_.score_pooling == "mean":
-            return float(flat.mean())
-        k = max(1, round(self.config_.topk_fraction * flat.size))
-        return float(flat[-k:].mean())
+        """The score of one map ``(*spatial)``, pooled by :func:`~seedlens.anomaly.pool_maps`."""
+        maps = torch.from_numpy(np.ascontiguousarray(heat))[None, None]
+        return float(pool_maps(maps, self.config_.score_pooling, self.config_.topk_fraction)[0])
 
     def _maps(self, x: ArrayBatch) -> list[np.ndarray]:
         if not hasattr(self, "background_"):

@@ -1,9 +1,10 @@
 """seedlens.evaluation: metrics (image AUROC, pixel/voxel AUROC, AUPRO, F1; regression), results, plots, reports.
 
 Labels: 1 = anomalous (positive), 0 = normal. Scores: higher = more anomalous; ``score >= threshold``
-is predicted anomalous.
+is predicted anomalous (:func:`is_anomalous`, the one implementation of that rule).
 """
 
+from seedlens.evaluation.decision import is_anomalous
 from seedlens.evaluation.metrics import (
     aupro,
     balanced_accuracy,
@@ -31,6 +32,7 @@ __all__ = [
     "f1_max",
     "false_positive_rate",
     "image_auroc",
+    "is_anomalous",
     "macro_f1",
     "mae",
     "pixel_auroc",

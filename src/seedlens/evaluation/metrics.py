@@ -29,6 +29,7 @@ from seedlens.evaluation._checks import (
     paired_maps,
     require_both_classes,
 )
+from seedlens.evaluation.decision import is_anomalous
 
 __all__ = [
     "aupro",
@@ -269,7 +270,7 @@ def f1_at_threshold(labels: Any, scores: Any, threshold: float) -> float:
     y, s = labels_and_scores(labels, scores)
     if not y.any():
         raise ConfigError(f"F1 needs at least one anomalous sample (label 1); got {y.size} normal and 0 anomalous")
-    pred = s >= float(threshold)
+    pred = is_anomalous(s, threshold)
     tp = int(np.sum(pred & y))
     fp = int(np.sum(pred & ~y))
     fn = int(np.sum(~pred & y))
@@ -347,7 +348,7 @@ def false_positive_rate(labels: Any, scores: Any, threshold: float) -> float:
     y, s = labels_and_scores(labels, scores)
     if y.all():
         raise ConfigError(f"false_positive_rate needs normal samples (label 0); got 0 normal and {y.size} anomalous")
-    return float(np.mean(s[~y] >= float(threshold)))
+    return float(np.mean(is_anomalous(s[~y], threshold)))
 
 
 # --------------------------------------------------------------------------------------------- regression

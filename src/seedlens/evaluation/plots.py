@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from seedlens.evaluation._checks import labels_and_scores, require_both_classes
 from seedlens.evaluation._files import atomic_write_bytes
+from seedlens.evaluation.decision import is_anomalous
 
 __all__ = ["plot_roc", "plot_score_histogram"]
 
@@ -75,8 +76,9 @@ def plot_roc(
     ax.plot([0, 1], [0, 1], linestyle="--", color="#9a9a9a", linewidth=1, label="chance")
     ax.plot(fpr, tpr, color=_NORMAL, linewidth=2, label=f"ROC (AUC = {auc:.3f})")
     if threshold is not None:
-        op_fpr = float(np.mean(s[~y] >= threshold))
-        op_tpr = float(np.mean(s[y] >= threshold))
+        flagged = is_anomalous(s, threshold)
+        op_fpr = float(np.mean(flagged[~y]))
+        op_tpr = float(np.mean(flagged[y]))
         ax.scatter(
             [op_fpr],
             [op_tpr],
