@@ -1,15 +1,21 @@
-"""``seedlens score`` and ``seedlens explain``: apply a saved run to new files."""
+"""``seedlens score`` and ``seedlens explain``: apply a saved run to new files or hub samples.
+
+Inputs are read one at a time (a 512³ volume or a DICOM series is scored whole, by sliding windows, with its own
+voxel size). Under ``torchrun --nproc-per-node N -m seedlens score ...`` every process scores its share of the
+inputs and the first one prints all results in input order; ``--to-hub`` then writes each prediction once.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from seedlens.cli._common import console, stdout
+from seedlens.cli._common import cli_process_group, console, stdout
 
 
 def score(
@@ -23,74 +29,133 @@ def score(
     where: Annotated[str | None, typer.Option(help="Hub query selecting the samples.")] = None,
     to_hub: Annotated[bool, typer.Option(help="Write scores and heatmaps back to the hub as predictions.")] = False,
 ) -> None:
-    """Score each input: higher = more anomalous; `anomalous` means score >= the run's fitted threshold."""
+    """Score each input: higher = more anomalous; `anomalous` is `score >= threshold` (the run's fitted one)."""
     from seedlens.detectors import load_detector
     from seedlens.errors import ConfigError
+
+    if hub is not None and paths:
+        raise ConfigError("give PATH... or --hub, not both")
+    if hub is None and to_hub:
+        raise ConfigError("--to-hub needs --hub (and usually --where)")
+    if hub is None and not paths:
+        raise ConfigError("give at least one PATH to score, or --hub")
+    detector = load_detector(run, device=device)
+    with cli_process_group():
+        if hub is not None:
+            results = _score_hub(detector, run, hub, where, to_hub)
+        else:
+            results = _gathered([(str(p), s) for p, s, _ in _score_files(detector, _shard(paths or []), False)])
+        if results is not None:
+            _print_scores(results, detector.threshold_, as_json)
+
+
+def _shard(items: list[Any]) -> list[tuple[int, Any]]:
+    """This process's share of ``items`` with their positions: every item under one process, every N-th under N."""
+    from seedlens.training.distributed import dist_from_env
+
+    info = dist_from_env()
+    return [(i, item) for i, item in enumerate(items) if i % info.world_size == info.rank]
+
+
+def _gathered(mine: list[tuple[str, float]]) -> list[tuple[str, float]] | None:
+    """Every process's results in input order on the first process (None on the others).
+
+    Process ``r`` of ``N`` holds the results of inputs ``r, r + N, r + 2N...`` (:func:`_shard`), in that order.
+    """
+    from seedlens.training.distributed import all_gather_object, dist_from_env
+
+    info = dist_from_env()
+    parts = all_gather_object(mine, info)
+    if not info.is_main:
+        return None
+    ordered = sorted((rank + k * info.world_size, item) for rank, part in enumerate(parts)
+                     for k, item in enumerate(part))
+    return [item for _, item in ordered]
+
+
+def _score_files(detector: Any, paths: list[tuple[int, Path]],
+                 with_maps: bool, normalize: str | None = None) -> Iterator[tuple[Path, float, Any]]:
+    """``(path, score, (heatmap, array, meta) or None)`` per file, each read and scored on its own grid."""
     from seedlens.io import read
 
-    detector = load_detector(run, device=device)
-    if hub is not None:
-        if paths:
-            raise ConfigError("give PATH... or --hub, not both")
-        keys, scores = _score_hub(detector, run, hub, where, to_hub)
-        threshold = detector.threshold_
-        _print_scores(keys, scores, threshold, as_json)
-        return
-    if to_hub:
-        raise ConfigError("--to-hub needs --hub (and usually --where)")
-    if not paths:
-        raise ConfigError("give at least one PATH to score, or --hub")
-    arrays = [read(p, modality=detector.modality_)[0] for p in paths]  # type: ignore[attr-defined]
-    scores = detector.score(arrays)
-    _print_scores([str(p) for p in paths], scores, detector.threshold_, as_json)
+    for _, path in paths:
+        array, meta = read(path, modality=detector.modality_)
+        spacing = [meta.spacing] if meta.spacing is not None else None
+        if with_maps:
+            scores, heatmaps = detector.score_and_explain([array], normalize=normalize, spacing=spacing)
+            yield path, float(scores[0]), (heatmaps[0], array, meta)
+        else:
+            yield path, float(detector.score([array], spacing=spacing)[0]), None
+        del array
 
 
-def _print_scores(names: list[str], scores: Any, threshold: float, as_json: bool) -> None:
+def _print_scores(results: list[tuple[str, float]], threshold: float, as_json: bool) -> None:
     """Print one JSON object per input, or a table; ``anomalous`` is ``score >= threshold``."""
     from seedlens.evaluation import is_anomalous
 
-    flags = is_anomalous(scores, threshold)
+    flags: list[bool] = is_anomalous([s for _, s in results], threshold).tolist() if results else []
     if as_json:
-        for name, value, flag in zip(names, scores, flags, strict=True):
+        for (name, value), flag in zip(results, flags, strict=True):
             typer.echo(json.dumps({"path": name, "score": float(value), "anomalous": bool(flag)}))
         return
-    table = Table(title=f"scores (threshold {threshold:.4f}; anomalous: score >= threshold)")
+    table = Table(title=f"scores (threshold {threshold:.4f})")
     for column in ("path", "score", "anomalous"):
         table.add_column(column)
-    for name, value, flag in zip(names, scores, flags, strict=True):
+    for (name, value), flag in zip(results, flags, strict=True):
         table.add_row(name, f"{value:.4f}", "yes" if flag else "no")
     stdout.print(table)
 
 
-def _score_hub(detector: Any, run: Path, hub: str, where: str | None, to_hub: bool) -> tuple[list[str], Any]:
-    """Score a hub selection; with ``to_hub`` store scores and heatmaps as predictions of the run's model."""
+def _score_hub(detector: Any, run: Path, hub: str, where: str | None,
+               to_hub: bool) -> list[tuple[str, float]] | None:
+    """Score a hub selection (each process its share); with ``to_hub`` store scores and heatmaps as predictions."""
     from seedlens.cli._common import read_run_info, write_run_info
     from seedlens.config import to_dict
-    from seedlens.data.loading import load_record
+    from seedlens.data.samples import RecordSamples
     from seedlens.hub import Hub, HubSource
+    from seedlens.training.distributed import broadcast_object, dist_from_env
 
+    info = dist_from_env()
     source = HubSource(Hub.open(None) if hub == "default" else hub, where=where, modality=detector.modality_.value)
     records = source.records()
-    arrays = [load_record(r, modality=detector.modality_).array for r in records]
-    keys = [r.meta.get("key", str(r.path)) for r in records]
-    if not to_hub:
-        return keys, detector.score(arrays)
-    scores, heatmaps = detector.score_and_explain(arrays)
-    info = read_run_info(run)
-    model_uid = info.get("hub_model") if info.get("hub") == str(source.hub.location) else None
-    if model_uid is None:
-        model_uid = source.hub.register_model(
-            {"detector": detector.name, **to_dict(detector.config_)},
-            {"threshold": detector.threshold_},
-            name=run.name,
-            modality=detector.modality_.value,
-        ).uid
-        write_run_info(run, {**info, "hub": str(source.hub.location), "hub_model": model_uid})
-    written = source.hub.write_predictions(
-        model_uid, [(k, float(s), h) for k, s, h in zip(keys, scores, heatmaps, strict=True)]
-    )
-    console.print(f"wrote {written} predictions of model {model_uid} to {source.hub.location}")
-    return keys, scores
+    mine = _shard(records)
+    samples = RecordSamples([r for _, r in mine], detector.modality_)
+    keys = [r.meta.get("key", str(r.path)) for _, r in mine]
+    model_uid: str | None = None
+    if to_hub:
+        run_info = read_run_info(run)
+        if info.is_main:
+            model_uid = run_info.get("hub_model") if run_info.get("hub") == str(source.hub.location) else None
+            if model_uid is None:
+                model_uid = source.hub.register_model(
+                    {"detector": detector.name, **to_dict(detector.config_)},
+                    {"threshold": detector.threshold_},
+                    name=run.name,
+                    modality=detector.modality_.value,
+                ).uid
+                write_run_info(run, {**run_info, "hub": str(source.hub.location), "hub_model": model_uid})
+        model_uid = broadcast_object(model_uid, info)
+    scored: list[tuple[str, float]] = []
+
+    def predictions() -> Iterator[tuple[str, float, Any]]:
+        for k in range(len(samples)):
+            sample = samples.load(k)
+            spacing = [sample.meta.spacing] if sample.meta.spacing is not None else None
+            if to_hub:
+                value, heatmaps = detector.score_and_explain([sample.array], spacing=spacing)
+                scored.append((keys[k], float(value[0])))
+                yield keys[k], float(value[0]), heatmaps[0]
+            else:
+                scored.append((keys[k], float(detector.score([sample.array], spacing=spacing)[0])))
+
+    if to_hub:
+        assert model_uid is not None
+        written = source.hub.write_predictions(model_uid, predictions())
+        console.print(f"wrote {written} predictions of model {model_uid} to {source.hub.location}")
+    else:
+        for _ in predictions():
+            pass
+    return _gathered(scored)
 
 
 def explain(
@@ -102,20 +167,27 @@ def explain(
     ] = "global",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:K.")] = "auto",
 ) -> None:
-    """Write a heatmap per input: PNG overlay (images), tri-planar PNG + NIfTI (volumes), false colour (cubes)."""
+    """Write a heatmap per input on its own grid: PNG (images), tri-planar PNG + NIfTI (volumes), false colour (cubes).
+
+    A volume's NIfTI heatmap has the input's shape and affine.
+    """
     from seedlens.detectors import load_detector
     from seedlens.errors import ConfigError
-    from seedlens.io import read
+    from seedlens.training.distributed import all_gather_object, dist_from_env
     from seedlens.workflows.rendering import render_heatmap
 
     if normalize not in ("global", "local"):
         raise ConfigError(f"--normalize must be 'global' or 'local'; got {normalize!r}")
     detector = load_detector(run, device=device)
-    for path in paths:
-        array, meta = read(path, modality=detector.modality_)  # type: ignore[attr-defined]
-        score_value, heatmaps = detector.score_and_explain([array], normalize=normalize)
-        stem = out / Path(path).name.split(".")[0]
-        title = f"{Path(path).name} · score {float(score_value[0]):.3f}"
-        written = render_heatmap(array, heatmaps[0], meta, stem, title=title)
-        for item in written:
-            console.print(f"wrote {item}")
+    written: list[str] = []
+    with cli_process_group():
+        for path, value, extra in _score_files(detector, _shard(paths), True, normalize):
+            heatmap, array, meta = extra
+            stem = out / Path(path).name.split(".")[0]
+            title = f"{Path(path).name} · score {value:.3f}"
+            written += [str(item) for item in render_heatmap(array, heatmap, meta, stem, title=title)]
+        parts = all_gather_object(written, dist_from_env())
+    if dist_from_env().is_main:
+        for part in parts:
+            for item in part:
+                console.print(f"wrote {item}")

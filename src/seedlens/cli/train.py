@@ -29,7 +29,16 @@ def train(
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,
     epochs: Annotated[int | None, typer.Option(
         help="Training epochs (default: 30, a small training set repeated within each to at least 500 steps).")] = None,
-    image_size: Annotated[int | None, typer.Option(help="Resize inputs to S×S (2D) or S×S×S (3D).")] = None,
+    image_size: Annotated[int | None, typer.Option(
+        help="Fit whole samples into S×S (2D) or S×S×S (3D), aspect kept (default: images 64 px, volumes and "
+        "cubes at native resolution).")] = None,
+    spacing: Annotated[str | None, typer.Option(
+        help="Voxel size to resample to: auto (volumes: the training median), one number, or one per axis "
+        "(e.g. 3,0.7,0.7). Scans without a spacing (TIFF, PNG) count as isotropic.")] = None,
+    patch_size: Annotated[int | None, typer.Option(
+        help="Train on random patches of this side at native resolution, drawn inside the object (default: "
+        "the median training size, at most 64 voxels / 128 pixels).")] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes reading training patches.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:K.")] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML file of detector options; flags given here override it.")
@@ -48,16 +57,25 @@ def train(
     from seedlens.detectors import create_detector
 
     params: dict[str, Any] = load_yaml(config) if config is not None else {}
-    for key, value in {"backbone": backbone, "epochs": epochs, "image_size": image_size, "device": device}.items():
+    flags = {"backbone": backbone, "epochs": epochs, "image_size": image_size, "device": device,
+             "spacing": parse_spacing(spacing), "patch_size": patch_size, "num_workers": workers}
+    for key, value in flags.items():
         if value is not None:
             params[key] = value
     source = _open_data(data, hub, where, label_field, normal_class, modality)
     if detector == "auto":
         detector = _auto_detector(source, params, modality)
+    from seedlens.training.distributed import dist_from_env
+
     model = create_detector(detector, **params)
-    console.print(f"[bold]training[/] {detector} on {hub or data} → {out}")
+    main = dist_from_env().is_main
+    if main:
+        console.print(f"[bold]training[/] {detector} on {hub or data} → {out}")
     model.fit(source, run_dir=out, resume=resume, progress=progress)
+    if not main:  # under torchrun the first process writes the run folder and the hub row
+        return
     model.save(out)
+    _report_plan(model)
     info: dict[str, Any] = {"normal_class": source.normal_class}
     if hub is None:
         info["data"] = str(Path(str(data)).resolve())
@@ -70,6 +88,34 @@ def train(
         f"[green]done[/]: {len(history)} epochs, final loss {final}, threshold {model.threshold_:.4f}; "
         f"saved to {out}"
     )
+
+
+def parse_spacing(text: str | None) -> str | float | tuple[float, ...] | None:
+    """``--spacing``: ``auto``, one number, or comma-separated numbers (one per spatial axis)."""
+    from seedlens.errors import ConfigError
+
+    if text is None or text == "auto":
+        return text
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--spacing must be auto, a number or numbers separated by commas; got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _report_plan(model: Any) -> None:
+    """Say what resolution the detector works at, and whether scans had no spacing (taken as isotropic)."""
+    plan = getattr(model, "plan_", None)
+    if not plan:
+        return
+    spacing = plan.get("spacing")
+    grid = (f"resampled to {' × '.join(f'{s:g}' for s in spacing)} per voxel" if spacing
+            else f"fitted into {plan['image_size']} per side" if plan.get("image_size") else "on each scan's own grid")
+    console.print(f"plan: {grid}; patches {'×'.join(map(str, plan['patch_size']))}, sliding window "
+                  f"{'×'.join(map(str, plan['window_size']))}; intensity {plan['intensity']}")
+    if plan.get("unknown_spacing"):
+        console.print(f"[yellow]note[/]: {plan['unknown_spacing']} training scan(s) carry no voxel size and were "
+                      "treated as isotropic")
 
 
 def _auto_detector(source: Any, params: dict[str, Any], modality: str | None) -> str:

@@ -258,14 +258,18 @@ class PatchDataset(Dataset[dict[str, Any]]):
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.item(index, index)
 
-    def item(self, index: int, draw: int) -> dict[str, Any]:
-        """The patch of item ``index`` (sample ``index % samples``) for the ``draw``-th draw of the epoch."""
+    def corner(self, index: int, draw: int) -> tuple[int, tuple[int, ...]]:
+        """``(sample, corner)``: the cached sample and the patch corner item ``index`` gets at its ``draw``-th draw."""
         position = index % len(self.samples)
-        sample = self.samples[position]
-        entry = self.cache.entries[sample]
         candidates = self.candidates[position]
         rng = np.random.default_rng([self.seed, self.epoch, draw])
         corner = candidates[int(rng.integers(len(candidates)))] if len(candidates) > 1 else candidates[0]
+        return self.samples[position], tuple(int(c) for c in corner)
+
+    def item(self, index: int, draw: int) -> dict[str, Any]:
+        """The patch of item ``index`` (sample ``index % samples``) for the ``draw``-th draw of the epoch."""
+        sample, corner = self.corner(index, draw)
+        entry = self.cache.entries[sample]
         region = tuple(slice(int(c), int(c) + p) for c, p in zip(corner, self.patch_size, strict=True))
         x = np.array(self.cache.array(sample)[(slice(None), *region)], dtype=np.float32)
         x = entry.intensity_map(x, out=x)

@@ -9,7 +9,8 @@ import numpy as np
 
 from seedlens.data.samples import ArraySamples, RecordSamples, SampleSet, first_sample_modality
 from seedlens.detectors._inputs import as_array_list, infer_modality
-from seedlens.errors import ConfigError, DataSourceError, ShapeError
+from seedlens.detectors._labels import labelled_arrays
+from seedlens.errors import ConfigError, DataSourceError
 from seedlens.types import Modality
 
 
@@ -57,13 +58,14 @@ def training_data(
 
     Raises:
         DataSourceError: the source has no normal training samples.
-        ConfigError: an empty batch, too few samples to hold any out, or ``y`` given with a data source.
+        ConfigError: an empty batch, too few samples to hold any out, a label not 0/1, or ``y`` given with a data
+            source.
         ShapeError: ``y`` does not hold one label per sample.
     """
     rng = np.random.default_rng(seed)
     if hasattr(data, "records"):
         if y is not None:
-            raise ConfigError("y is for arrays; a data source carries its labels (pass y=None)")
+            labelled_arrays(data, y)  # raises: a data source labels its own records
         train_records = [r for r in data.records("train") if labelled or not r.is_anomalous]
         if not any(not r.is_anomalous for r in train_records):
             raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
@@ -72,31 +74,24 @@ def training_data(
         train = RecordSamples(train_records, modality or resolved)
         val: SampleSet = RecordSamples(data.records("val", normal_only=True), modality or resolved)
     else:
-        arrays = as_array_list(data)
+        if y is None:
+            arrays, labels = as_array_list(data), []
+            labels = [0] * len(arrays)
+        else:
+            arrays, flags = labelled_arrays(data, y)
+            labels = [int(flag) for flag in flags]
         if not arrays:
             raise ConfigError("fit needs at least one normal sample; got an empty batch")
-        labels = _labels(y, len(arrays))
         resolved = Modality.parse(modality) if modality else infer_modality(arrays[0])
         keep = [i for i, label in enumerate(labels) if labelled or label == 0]
         if not any(labels[i] == 0 for i in keep):
-            raise ConfigError("fit needs at least one normal sample (y == 0); got none")
+            raise ConfigError(f"y labels all {len(arrays)} samples anomalous (1); a one-class fit needs normal "
+                              "samples (0)")
         train = ArraySamples([arrays[i] for i in keep], resolved, [labels[i] for i in keep])
         val = ArraySamples([], resolved)
     if len(val) == 0:
         train, val = hold_out(train, val_fraction, rng)
     return TrainingData(train, val, resolved)
-
-
-def _labels(y: Any, n: int) -> list[int]:
-    if y is None:
-        return [0] * n
-    labels = np.asarray(y).reshape(-1)
-    if labels.shape[0] != n:
-        raise ShapeError(f"y must hold one label per sample ({n}); got {labels.shape[0]}")
-    if not np.isin(labels, (0, 1)).all():
-        values = sorted(set(labels.tolist()))
-        raise ConfigError(f"y must be 0 (normal) or 1 (anomalous) per sample; got values {values}")
-    return [int(v) for v in labels]
 
 
 def hold_out(samples: SampleSet, fraction: float, rng: np.random.Generator) -> tuple[SampleSet, SampleSet]:

@@ -130,27 +130,37 @@ class Detector(ABC):
 
     @abstractmethod
     def fit(
-        self, data: Any, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True
+        self, data: Any, y: Any = None, *, run_dir: str | Path | None = None, resume: bool = False,
+        progress: bool = True,
     ) -> Detector:
-        """Fit on normal data (plus whatever anomalies the method synthesises or is given); return ``self``."""
+        """Fit on normal data (plus whatever anomalies the method synthesises or is given); return ``self``.
+
+        ``y`` (scikit-learn's ``fit(X, y)``) labels array samples 0 normal / 1 anomalous.
+        """
 
     @abstractmethod
-    def score(self, x: ArrayBatch) -> np.ndarray:
-        """Return anomaly scores ``(N,)``, higher = more anomalous."""
+    def score(self, x: ArrayBatch, spacing: Any = None) -> np.ndarray:
+        """Return anomaly scores ``(N,)``, higher = more anomalous.
+
+        ``spacing``: the samples' voxel size (one for all, or one per sample), for detectors that resample to a
+        physical voxel size; None when unknown. Detectors that work on the pixel grid ignore it.
+        """
 
     @abstractmethod
-    def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
+    def explain(
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
+    ) -> np.ndarray | list[np.ndarray]:
         """Return heatmaps ``(N, 1, *spatial)`` at the input resolution (a list when sizes differ).
 
         ``normalize``: None (raw values), ``"local"`` (each map by its own range) or ``"global"`` (by statistics of
-        normal validation heatmaps, comparable across samples).
+        normal validation heatmaps, comparable across samples). ``spacing``: as for :meth:`score`.
         """
 
     def score_and_explain(
-        self, x: ArrayBatch, normalize: str | None = None
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
         """Return ``score(x)`` and ``explain(x, normalize)``; detectors that get both from one pass override it."""
-        return self.score(x), self.explain(x, normalize=normalize)
+        return self.score(x, spacing=spacing), self.explain(x, normalize=normalize, spacing=spacing)
 
     @abstractmethod
     def save(self, path: str | Path) -> Path:
@@ -161,12 +171,12 @@ class Detector(ABC):
     def load(cls, path: str | Path, device: str = "auto") -> Detector:
         """Rebuild a fitted detector from a folder written by ``save``."""
 
-    def predict(self, x: ArrayBatch) -> np.ndarray:
+    def predict(self, x: ArrayBatch, spacing: Any = None) -> np.ndarray:
         """Return ``(N,)`` booleans: True where ``score >= threshold_`` (:func:`seedlens.evaluation.is_anomalous`)."""
         from seedlens.evaluation import is_anomalous
 
         self._check_fitted()
-        return is_anomalous(self.score(x), self.threshold_)
+        return is_anomalous(self.score(x, spacing=spacing), self.threshold_)
 
     @property
     def is_fitted(self) -> bool:

@@ -1,5 +1,6 @@
-"""What every deep detector shares: data intake, planning, preprocessing, patch training, calibration, inference
-by sliding windows at native resolution, persistence.
+"""What every deep detector shares: intake, planning, preprocessing, patch training, calibration, inference, saving.
+
+Inference runs by sliding windows at native resolution.
 
 A subclass supplies the network it trains (``_build_network``), the training loss of one batch (``_loss``) and its
 scoring: a :class:`~seedlens.inference.ScoringModule` (``_scoring_module``: network, anomaly map, upsampler and
@@ -34,8 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from seedlens.config import atomic_write_bytes, from_dict
-from seedlens.detectors import _calibration, _plan
+from seedlens.config import atomic_write_bytes
+from seedlens.detectors import _calibration
+from seedlens.detectors import _plan as planning
 from seedlens.detectors._inputs import as_array_list, stack_or_list
 from seedlens.detectors._intake import TrainingData, training_data
 from seedlens.detectors.base import STATE_FILE, ArrayBatch, Detector, check_normalize
@@ -71,14 +73,9 @@ class DeepDetector(Detector):
     #: What the detector decided about its inputs (:func:`seedlens.detectors._plan.describe`).
     plan_: dict[str, Any]
 
-    def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
-
-    # ------------------------------------------------------------------ configuration
     def get_config(self) -> DeepDetectorConfig:
         """Return the validated config built from the constructor's parameters."""
-        config = from_dict(self.Config, dict(self.params), where=f"{type(self).__name__} parameters")
-        config.validate()
+        config: DeepDetectorConfig = super().get_config()
         return config
 
     # ------------------------------------------------------------------ fitting
@@ -132,18 +129,18 @@ class DeepDetector(Detector):
                 cache = self._preprocess(samples, plan, folder, info, device, progress)
                 self.preprocessor_ = cache.preprocessor
                 multiple = self._multiple(config)
-                self.input_size_ = _plan.patch_size(config, [e.shape for e in cache.entries], multiple,
+                self.input_size_ = planning.patch_size(config, [e.shape for e in cache.entries], multiple,
                                                     plan.image_size)
                 torch.manual_seed(config.seed)
                 self.network_ = self._build_network(config).to(device)
-                self.window_size_ = _plan.window_size(config, self.input_size_, multiple, self._smallest_window())
-                self.plan_ = _plan.describe(plan, self.input_size_, self.window_size_)
+                self.window_size_ = planning.window_size(config, self.input_size_, multiple, self._smallest_window())
+                self.plan_ = planning.describe(plan, self.input_size_, self.window_size_)
                 self._train(cache, samples, config, device, run_dir, resume, progress)
                 self.network_.eval()
             self._calibrate(samples.val_normal, config, info)
         return self
 
-    def _plan(self, config: DeepDetectorConfig, samples: TrainingData) -> _plan.Plan:
+    def _plan(self, config: DeepDetectorConfig, samples: TrainingData) -> planning.Plan:
         """Resolve backbone, whole-sample size, voxel size, intensity rule and pooling; set the fitted names."""
         from seedlens.data.transforms import Preprocessor
 
@@ -152,18 +149,18 @@ class DeepDetector(Detector):
         if first.ndim != modality.spatial_dims + 1:
             layout = {2: "(C, H, W)", 3: "(C, D, H, W)"}[modality.spatial_dims]
             raise ShapeError(f"{modality.value} samples must be {layout}; got shape {tuple(first.shape)}")
-        backbone = config.backbone if config.backbone != "auto" else _plan.auto_backbone(modality, config.image_size)
-        size = _plan.whole_sample_size(config, modality, backbone)
-        spacing, unknown = _plan.target_spacing(config, modality, samples.train)
+        backbone = config.backbone if config.backbone != "auto" else planning.auto_backbone(modality, config.image_size)
+        size = planning.whole_sample_size(config, modality, backbone)
+        spacing, unknown = planning.target_spacing(config, modality, samples.train)
         if spacing is not None and unknown:
             log.warning("%d of %d training samples have no voxel size: treated as isotropic at %s", unknown,
                         len(samples.train), min(spacing))
-        intensity = _plan.AUTO_INTENSITY[modality] if config.intensity == "auto" else config.intensity
+        intensity = planning.AUTO_INTENSITY[modality] if config.intensity == "auto" else config.intensity
         if intensity == "window" and config.window is None:
             raise ConfigError("intensity='window' needs window=(level, width), e.g. (-600, 1500) for lung CT")
         self.backbone_name_ = backbone
         self.in_channels_ = int(first.shape[0])
-        self.score_pooling_ = _plan.auto_pooling(config, modality, size)
+        self.score_pooling_ = planning.auto_pooling(config, modality, size)
         self._preprocessor_template = Preprocessor(
             size=(size,) * modality.spatial_dims if size is not None else None,
             channels=self.in_channels_,
@@ -172,7 +169,7 @@ class DeepDetector(Detector):
             spacing=spacing,
             keep_aspect=True,
         )
-        return _plan.Plan(backbone, size, spacing, intensity, self.score_pooling_, unknown)
+        return planning.Plan(backbone, size, spacing, intensity, self.score_pooling_, unknown)
 
     @contextmanager
     def _cache_folder(self, run_dir: str | Path | None, info: Any, device: torch.device) -> Iterator[Path]:
@@ -191,7 +188,7 @@ class DeepDetector(Detector):
             if info.is_main:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _preprocess(self, samples: TrainingData, plan: _plan.Plan, folder: Path, info: Any, device: torch.device,
+    def _preprocess(self, samples: TrainingData, plan: planning.Plan, folder: Path, info: Any, device: torch.device,
                     progress: bool) -> Any:
         """Fit the preprocessing and write the preprocessed training samples (the first process only)."""
         from seedlens.data.patches import PreprocessedCache
@@ -346,11 +343,12 @@ class DeepDetector(Detector):
         del prepared
         scores, heat = self._flip_averaged(batch, geometry.resampled_shape, want_maps)
         scores_np = scores.detach().float().cpu().numpy()
-        for k, (array, _spacing) in enumerate(group):
+        for k in range(len(group)):
             if heat is None:
                 yield float(scores_np[k]), None
                 continue
-            sample_heat = heat[k, :, *(slice(0, n) for n in geometry.output_shape)].detach().float().cpu()
+            region: tuple[Any, ...] = (k, slice(None), *(slice(0, n) for n in geometry.output_shape))
+            sample_heat = heat[region].detach().float().cpu()
             if restore:
                 yield float(scores_np[k]), restore_map(sample_heat, geometry)
             else:
@@ -411,6 +409,7 @@ class DeepDetector(Detector):
                 anomaly = blend_windows(x, lambda w: self._dense_windows(w, want_maps), window, progress=update)
             centres = [torch.arange(n, device=x.device, dtype=torch.float32) for n in anomaly.shape[2:]]
         valid = _valid_cells(centres, shape, extent, flipped)
+        valid = None if valid is None else valid.expand(anomaly.shape[0], 1, *anomaly.shape[2:])
         scores = self._pool_dense(anomaly, valid) if not module.cells else module.pool(anomaly, valid)
         if not want_maps:
             return scores, None
@@ -574,7 +573,7 @@ class DeepDetector(Detector):
 
 def _valid_cells(centres: list[torch.Tensor], shape: tuple[int, ...], extent: tuple[int, ...],
                  flipped: tuple[int, ...]) -> torch.Tensor | None:
-    """bool ``(1, 1, *cells)``: the cells centred inside the samples' own part of a padded input; None if all are."""
+    """Bool ``(1, 1, *cells)``: the cells centred inside the samples' own part of a padded input; None if all are."""
     if tuple(shape) == tuple(extent):
         return None
     masks = []
@@ -593,7 +592,7 @@ def _spacings(spacing: Spacing, n: int) -> list[tuple[float, ...] | None]:
     """One voxel size (or None) per sample from what ``score(x, spacing=...)`` got."""
     if spacing is None:
         return [None] * n
-    items = list(spacing)
+    items: list[Any] = list(spacing)
     if items and all(isinstance(v, int | float) for v in items):
         one = tuple(float(v) for v in items)
         return [one] * n

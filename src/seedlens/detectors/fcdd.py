@@ -21,6 +21,7 @@ from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.deep import DeepDetector, TrainingData
 from seedlens.detectors.exposure import ExposureConfig, expose, make_online_anomalies
 from seedlens.errors import ConfigError
+from seedlens.models.fcdd_net import FCDDNet
 
 
 @dataclass
@@ -121,10 +122,14 @@ class FCDD(DeepDetector):
     def _scoring_module(self) -> Any:
         from seedlens.inference import ReceptiveFieldScoring
 
-        return ReceptiveFieldScoring(self.network_, self.heatmap_upsampler_, self.score_pooling_,
+        network = self.network_
+        assert isinstance(network, FCDDNet)
+        return ReceptiveFieldScoring(network, network.receptive_field, self.heatmap_upsampler_, self.score_pooling_,
                                      self.config_.topk_fraction)
 
     def _smallest_window(self) -> int:
         from seedlens.inference.windows import CellLayout
 
-        return CellLayout.of(self.network_.receptive_field).min_window()
+        network = self.network_
+        assert isinstance(network, FCDDNet)
+        return CellLayout.of(network.receptive_field).min_window()

@@ -380,16 +380,21 @@ class KNN(Detector):
             self._check(np.asarray(array))
         return arrays
 
-    def score(self, x: ArrayBatch) -> np.ndarray:
-        """Return anomaly scores ``(N,)`` of images ``(N, C, H, W)`` (or a list of ``(C, H, W)``)."""
+    def score(self, x: ArrayBatch, spacing: Any = None) -> np.ndarray:
+        """Return anomaly scores ``(N,)`` of images ``(N, C, H, W)`` (or a list of ``(C, H, W)``).
+
+        ``spacing`` is not used: the detector works on the pixel grid.
+        """
         return self._score_and_maps(self._inputs(x), want_maps=False)[0]
 
-    def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
+    def explain(
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
+    ) -> np.ndarray | list[np.ndarray]:
         """Return patch-distance heatmaps ``(N, 1, H, W)`` at each input's resolution (a list when sizes differ)."""
         return self.score_and_explain(x, normalize)[1]
 
     def score_and_explain(
-        self, x: ArrayBatch, normalize: str | None = None
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
         """Return scores ``(N,)`` and heatmaps (see :meth:`explain`) from one feature pass."""
         check_normalize(normalize)

@@ -592,16 +592,21 @@ class RX(Detector):
             self._check(array)
         return [self._map(np.asarray(a)) for a in arrays]
 
-    def score(self, x: ArrayBatch) -> np.ndarray:
-        """Return anomaly scores ``(N,)`` (pooled RX maps), higher = more anomalous."""
+    def score(self, x: ArrayBatch, spacing: Any = None) -> np.ndarray:
+        """Return anomaly scores ``(N,)`` (pooled RX maps), higher = more anomalous.
+
+        ``spacing`` is not used: RX works on the pixel grid.
+        """
         return np.asarray([self._pool(m) for m in self._maps(x)])
 
-    def explain(self, x: ArrayBatch, normalize: str | None = None) -> np.ndarray | list[np.ndarray]:
+    def explain(
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
+    ) -> np.ndarray | list[np.ndarray]:
         """Return RX maps ``(N, 1, *spatial)`` (a list when sizes differ): raw, ``local`` or ``global`` scaled."""
         return self.score_and_explain(x, normalize)[1]
 
     def score_and_explain(
-        self, x: ArrayBatch, normalize: str | None = None
+        self, x: ArrayBatch, normalize: str | None = None, spacing: Any = None
     ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
         """Return scores ``(N,)`` and maps (see :meth:`explain`) from one RX pass."""
         check_normalize(normalize)

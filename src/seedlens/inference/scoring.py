@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from seedlens.anomaly.pooling import POOLINGS, pool_maps
 from seedlens.errors import ConfigError
 from seedlens.inference.windows import CellLayout
+from seedlens.models.receptive_field import ReceptiveField
 
 __all__ = ["DenseScoring", "ReceptiveFieldScoring", "ReconstructionError", "ScoringModule"]
 
@@ -38,7 +39,7 @@ class ScoringModule(nn.Module):
     def __init__(self, pooling: str, topk_fraction: float) -> None:
         super().__init__()
         if pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
+            raise ConfigError(f"pooling must be one of {', '.join(sorted(POOLINGS))}; got {pooling!r}")
         self.pooling = pooling
         self.topk_fraction = float(topk_fraction)
 
@@ -65,22 +66,25 @@ class ReceptiveFieldScoring(ScoringModule):
 
     Args:
         network: ``(N, C, *spatial) -> (N, 1, *cells)`` raw scores φ (``FCDDNet``).
-        upsampler: A :class:`~seedlens.explain.ReceptiveFieldUpsampler` of the network's receptive field.
+        receptive_field: The receptive field of one map cell (``FCDDNet.receptive_field``).
+        upsampler: A :class:`~seedlens.explain.ReceptiveFieldUpsampler` of that receptive field.
         pooling: Score pooling of ``A``.
         topk_fraction: Share of the cells ``topk`` averages.
     """
 
     cells = True
 
-    def __init__(self, network: nn.Module, upsampler: nn.Module, pooling: str, topk_fraction: float) -> None:
+    def __init__(self, network: nn.Module, receptive_field: ReceptiveField, upsampler: nn.Module, pooling: str,
+                 topk_fraction: float) -> None:
         super().__init__(pooling, topk_fraction)
         self.network = network
+        self.receptive_field = receptive_field
         self.upsampler = upsampler
 
     @property
     def layout(self) -> CellLayout:
         """Where the map's cells sit in the input."""
-        return CellLayout.of(self.network.receptive_field)
+        return CellLayout.of(self.receptive_field)
 
     def anomaly_map(self, x: Tensor) -> Tensor:
         """``A`` at cell resolution ``(N, 1, *cells)`` (float32 also under autocast)."""

@@ -297,6 +297,8 @@ def _spec_from_detector(name: str, kind: Modality, detector: Any) -> ModalitySpe
         raise ConfigError(f"warm_start for {name!r}: the detector was trained on {detector.modality_.value} "
                           f"inputs but {name!r} is a {kind.value}")
     preprocessor = detector.preprocessor_.to_dict()
+    if preprocessor.get("size") is None:  # a native-resolution detector: fusion fits whole samples into its patch
+        preprocessor["size"] = list(detector.input_size_)
     return ModalitySpec(name, kind.value, int(detector.in_channels_), list(detector.input_size_), preprocessor)
 
 

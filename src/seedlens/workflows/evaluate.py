@@ -63,7 +63,7 @@ def evaluate_detector(
     Raises:
         DataSourceError: the split is empty or holds only one class.
     """
-    from seedlens.data.loading import load_record
+    from seedlens.data.samples import RecordSamples
     from seedlens.evaluation import compute_detection_metrics, plot_roc, plot_score_histogram, write_report_html
 
     out = Path(out_dir)
@@ -71,24 +71,17 @@ def evaluate_detector(
     records = source.records(split)
     if not records:
         raise DataSourceError(f"{getattr(source, 'root', source)}: the {split!r} split is empty")
-    loaded = [load_record(r, modality=detector.modality_) for r in records]
-    arrays = [s.array for s in loaded]
+    samples = RecordSamples(records, detector.modality_)
     labels = np.array([int(r.is_anomalous) for r in records])
-    has_masks = any(s.mask is not None for s in loaded)
-    maps: Any = None
-    if has_masks:
-        scores, maps = detector.score_and_explain(arrays)
-    else:
-        scores = detector.score(arrays)
-    masks = [s.mask if s.mask is not None else np.zeros((1, *s.array.shape[1:]), bool) for s in loaded]
-    object_masks = [s.object_mask for s in loaded]
+    has_masks = any(r.mask is not None for r in records)
+    scores, maps, masks, object_masks = _score_split(detector, samples, has_masks)
     metrics = compute_detection_metrics(
         labels,
         scores,
         threshold=detector.threshold_,
         label_names=[r.label for r in records],
         masks=masks if has_masks else None,
-        maps=list(maps) if has_masks else None,
+        maps=maps if has_masks else None,
         object_masks=object_masks if has_masks and all(m is not None for m in object_masks) else None,
     )
     metrics.score_pooling = getattr(detector, "score_pooling_", None) or detector.config_.score_pooling
@@ -102,7 +95,7 @@ def evaluate_detector(
     figures.append(
         ("Score distribution", plot_score_histogram(labels, scores, detector.threshold_, out / "scores.png"))
     )
-    figures += _gallery(detector, loaded, labels, scores, out / "heatmaps", gallery)
+    figures += _gallery(detector, samples, labels, scores, out / "heatmaps", gallery)
     report = write_report_html(out / REPORT_FILE, title, metrics, figures, settings=report_settings(detector))
     paths = [r.path for r in records]
     return EvaluationResult(metrics, np.asarray(scores), labels, paths, metrics_path, report, figures)
@@ -120,8 +113,35 @@ def report_settings(detector: Any) -> dict[str, Any]:
     return settings
 
 
+def _score_split(
+    detector: Any, samples: Any, with_maps: bool, chunk: int = 16
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]:
+    """Scores of a split, and with ground truth its maps (on each sample's grid) and masks.
+
+    Samples are read ``chunk`` at a time: only maps and masks stay in memory, never the scans.
+    """
+    scores: list[float] = []
+    maps: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    object_masks: list[np.ndarray | None] = []
+    for start in range(0, len(samples), chunk):
+        loaded = [samples.load(i) for i in range(start, min(start + chunk, len(samples)))]
+        arrays = [s.array for s in loaded]
+        spacing = [s.meta.spacing for s in loaded]
+        if with_maps:
+            chunk_scores, chunk_maps = detector.score_and_explain(arrays, spacing=spacing)
+            maps += list(chunk_maps)
+            masks += [s.mask if s.mask is not None else np.zeros((1, *s.array.shape[1:]), bool) for s in loaded]
+            object_masks += [s.object_mask for s in loaded]
+        else:
+            chunk_scores = detector.score(arrays, spacing=spacing)
+        scores += [float(v) for v in chunk_scores]
+        del loaded, arrays
+    return np.asarray(scores), maps, masks, object_masks
+
+
 def _gallery(
-    detector: Any, loaded: list[Any], labels: np.ndarray, scores: np.ndarray, folder: Path, count: int
+    detector: Any, samples: Any, labels: np.ndarray, scores: np.ndarray, folder: Path, count: int
 ) -> list[tuple[str, Path]]:
     """Render heatmaps of the highest-scoring anomalies and normals, each scaled to its own range (where)."""
     from seedlens.workflows.rendering import render_heatmap
@@ -131,15 +151,15 @@ def _gallery(
     order = np.argsort(-np.asarray(scores))
     anomalous = [i for i in order if labels[i] == 1][: (count + 1) // 2]
     normal = [i for i in order if labels[i] == 0][: count // 2]
-    chosen = [int(i) for i in anomalous + normal]
-    heatmaps = detector.explain([loaded[i].array for i in chosen], normalize="local")
     figures: list[tuple[str, Path]] = []
-    for i, heat in zip(chosen, heatmaps, strict=True):
-        record = loaded[i].record
+    for i in [int(i) for i in anomalous + normal]:
+        sample = samples.load(i)
+        heat = detector.explain([sample.array], normalize="local", spacing=[sample.meta.spacing])[0]
+        record = sample.record
         caption = f"{record.label} · score {scores[i]:.3f} · {Path(record.path).name}"
         paths = render_heatmap(
-            loaded[i].array, heat, loaded[i].meta, folder / f"{i:04d}_{Path(record.path).name.split('.')[0]}",
-            title=caption, mask=loaded[i].mask,
+            sample.array, heat, sample.meta, folder / f"{i:04d}_{Path(record.path).name.split('.')[0]}",
+            title=caption, mask=sample.mask,
         )
         figures.append((caption, paths[0]))
     return figures

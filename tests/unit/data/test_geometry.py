@@ -58,7 +58,8 @@ def test_keep_aspect_fits_the_long_side_and_pads_the_rest_with_the_minimum():
     out = pre(image)
     geometry = pre.geometry(image.shape[1:])
     assert out.shape == (1, 32, 32) and geometry.resampled_shape == (16, 32)
-    assert np.all(out[0, 16:] == out[0, :16].min()) and out[0, 16:].min() == pytest.approx(5.0)  # end padding: the minimum
+    assert np.all(out[0, 16:] == out[0, :16].min())  # padded at the end, with the sample's minimum
+    assert out[0, 16:].min() == pytest.approx(5.0)
     assert out[0, :16, :14].min() == pytest.approx(9.0) and out[0, :16, 18:].max() == pytest.approx(5.0)
     stretched = Preprocessor(size=(32, 32))(image)
     assert stretched.shape == (1, 32, 32) and stretched[0, 31, 0] == pytest.approx(9.0)

@@ -56,11 +56,12 @@ class Geometry:
 
 
 def _positive_tuple(name: str, value: float | Sequence[float], dims: int) -> tuple[float, ...]:
-    values = tuple(float(v) for v in (value if isinstance(value, Sequence) else (value,)))
+    items: Sequence[float] = value if isinstance(value, Sequence) else (value,)
+    values = tuple(float(v) for v in items)
     if len(values) == 1:
         values = values * dims
     if len(values) != dims or not all(np.isfinite(v) and v > 0 for v in values):
-        raise ConfigError(f"{name} must be {dims} positive numbers (or one for all axes); got {tuple(value)}")
+        raise ConfigError(f"{name} must be {dims} positive numbers (or one for all axes); got {tuple(items)}")
     return values
 
 
