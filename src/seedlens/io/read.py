@@ -14,6 +14,7 @@ import numpy as np
 from seedlens.errors import CorruptFileError, ReadError, SeedlensError, UnknownFormatError
 from seedlens.io import _envi
 from seedlens.io._guard import describe
+from seedlens.io._layout import is_memory_mapped
 from seedlens.types import ArrayMeta, Modality
 
 Reader = Callable[[Path, "Modality | None"], tuple[np.ndarray, ArrayMeta]]
@@ -28,7 +29,7 @@ class _Format:
     magic: tuple[tuple[int, bytes], ...]
     reader: str  # imported on first use so that ``import seedlens.io`` does not load every library
     gzip: bool = False  # also recognised inside a gzip stream
-    companion: Callable[[Path], object] | None = None  # recognised by a file beside it (ENVI data + .hdr)
+    companion: Callable[[Path], object] | None = None  # recognised by a file beside it (ENVI/Analyze data + .hdr)
 
     def has_magic(self, head: bytes) -> bool:
         return any(head[offset : offset + len(magic)] == magic for offset, magic in self.magic)
@@ -43,6 +44,20 @@ class _Format:
 
 
 _NIFTI_SIZE = (struct.pack("<i", 348), struct.pack(">i", 348), struct.pack("<i", 540), struct.pack(">i", 540))
+
+
+def _analyze_header(data: Path) -> Path | None:
+    """The Analyze/NIfTI-1 pair header beside a pair's data file (``scan.img`` -> ``scan.hdr``), if any."""
+    if data.suffix.lower() != ".img":
+        return None
+    for candidate in (data.with_suffix(".hdr"), data.with_suffix(".HDR")):
+        if candidate.is_file():
+            with candidate.open("rb") as stream:
+                if stream.read(4) in _NIFTI_SIZE[:2]:
+                    return candidate
+    return None
+
+
 _FORMATS = (  # order matters: a DICOM preamble may itself look like a TIFF header
     _Format("dicom", (".dcm", ".dicom", ".ima"), ((128, b"DICM"),), "_dicom:read_file"),
     _Format("png", (".png",), ((0, b"\x89PNG\r\n\x1a\n"),), "_raster:read"),
@@ -54,6 +69,7 @@ _FORMATS = (  # order matters: a DICOM preamble may itself look like a TIFF head
         ((344, b"n+1\0"), (344, b"ni1\0"), (4, b"n+2\0"), (4, b"ni2\0"), *((0, size) for size in _NIFTI_SIZE)),
         "_nifti:read",
         gzip=True,
+        companion=_analyze_header,
     ),
     _Format("npy", (".npy",), ((0, b"\x93NUMPY"),), "_numpy:read_npy"),
     _Format("npz", (".npz",), (), "_numpy:read_npz"),  # a zip: only the suffix tells it from other archives
@@ -110,6 +126,12 @@ def read(path: str | Path, *, modality: Modality | str | None = None) -> tuple[n
     (NIfTI ``(x, y, z)`` becomes ``(1, z, y, x)``), cube ``(bands, H, W)``. Native dtypes are kept (uint8, uint16,
     float32...); DICOM becomes float32 after RescaleSlope/RescaleIntercept (Hounsfield units for CT).
 
+    Large volumes are read lazily where the file allows it: an uncompressed, unscaled NIfTI/Analyze file and an
+    uncompressed, contiguous TIFF stack in native byte order come back as a view of a copy-on-write memory map
+    (``extra["memory_mapped"]`` is True; NIfTI's ``(x, y, z)`` becomes a C-contiguous transposed view, an RGB stack's
+    sample axis a strided one; writing to it changes memory only, never the file). Compressed, scaled or byte-swapped
+    data is read whole.
+
     Args:
         path: File, or folder holding exactly one DICOM series.
         modality: How to read an ambiguous array (a 3D ``.npy``, a multi-page TIFF, a ``.mat`` variable):
@@ -120,7 +142,7 @@ def read(path: str | Path, *, modality: Modality | str | None = None) -> tuple[n
         The array and its :class:`~seedlens.types.ArrayMeta`: modality, spacing in array axis order (``(D, H, W)``
         for volumes, ``(H, W)`` for images and cubes), the volume affine mapping ``(w, h, d, 1)`` to world mm
         (as stored for NIfTI, LPS for DICOM), wavelengths for cubes, the source, and format details in ``extra``
-        (``extra["format"]`` names the reader).
+        (``extra["format"]`` names the reader, ``extra["memory_mapped"]`` says whether the array maps the file).
 
     Raises:
         ReadError: The file does not exist or cannot be opened, or its array does not fit the asked modality.
@@ -143,6 +165,7 @@ def read(path: str | Path, *, modality: Modality | str | None = None) -> tuple[n
     except Exception as exc:  # last guard: no third-party exception leaves read() untyped
         raise CorruptFileError(path, f"cannot read as {fmt.name}: {describe(exc)}") from exc
     meta.extra["format"] = fmt.name
+    meta.extra["memory_mapped"] = is_memory_mapped(array)
     return array, meta
 
 
