@@ -142,7 +142,8 @@ def read(path: str | Path, *, modality: Modality | str | None = None) -> tuple[n
     Large volumes are read lazily where the file allows it: an uncompressed, unscaled NIfTI/Analyze file and an
     uncompressed, contiguous TIFF stack in native byte order come back as a view of a copy-on-write memory map
     (``extra["memory_mapped"]`` is True; NIfTI's ``(x, y, z)`` becomes a C-contiguous transposed view, an RGB stack's
-    sample axis a strided one; writing to it changes memory only, never the file). Compressed, scaled or byte-swapped
+    sample axis a strided one; writing to it changes memory only, never the file). A mapped array keeps one file
+    descriptor open while it lives; ``np.array(array)`` makes an in-memory copy. Compressed, scaled or byte-swapped
     data is read whole; a Zarr store is decoded chunk by chunk into one array.
 
     Args:
