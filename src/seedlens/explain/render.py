@@ -174,9 +174,9 @@ def _focus(heat: np.ndarray) -> tuple[int, ...]:
     best, lowest, found = -math.inf, math.inf, (0,) * heat.ndim
     for slab in _slabs(heat):
         values = _unit(heat[slab])
-        lowest = min(lowest, float(values.min()))
-        if values.max() > best:
-            best = float(values.max())
+        top, lowest = float(values.max()), min(lowest, float(values.min()))
+        if top > best:
+            best = top
             index = np.unravel_index(int(np.argmax(values)), values.shape)
             found = (slab.start + int(index[0]), *(int(i) for i in index[1:]))
     return found if best > lowest else tuple(s // 2 for s in heat.shape)
