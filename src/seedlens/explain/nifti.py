@@ -20,6 +20,8 @@ def save_heatmap_nifti(heatmap: Any, path: str | Path, affine: Any = None) -> Pa
     ``ArrayMeta.affine`` of the volume, already in the file's ``(i, j, k)`` convention — is written unchanged.
     Opened beside the source scan in a viewer, the heatmap overlays it voxel for voxel. Reading it back with
     seedlens' NIfTI reader (or transposing ``nibabel.load(path).get_fdata()``) gives the ``(D, H, W)`` array.
+    A float32 heatmap is written without a copy (the transposed view is written plane by plane); any other dtype
+    is converted once to float32, so a 512³ heatmap costs at most one extra 512 MB array.
 
     Args:
         heatmap: ``(D, H, W)`` (or ``(1, D, H, W)``) values, stored as float32.
@@ -51,7 +53,8 @@ def save_heatmap_nifti(heatmap: Any, path: str | Path, affine: Any = None) -> Pa
     matrix = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
     if matrix.shape != (4, 4):
         raise ShapeError(f"affine must be 4×4; got shape {matrix.shape}")
-    image = nib.Nifti1Image(np.ascontiguousarray(heat.transpose(2, 1, 0)), matrix)
+    # A view, not a copy: nibabel writes (i, j, k) in Fortran order, i.e. the (D, H, W) heatmap one plane at a time
+    image = nib.Nifti1Image(heat.transpose(2, 1, 0), matrix)
     image.header.set_xyzt_units("mm")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)

@@ -8,14 +8,16 @@ the panels. Files are written atomically. Heatmaps are expected normalised to ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from seedlens.errors import ShapeError
+from seedlens.errors import ConfigError, ShapeError
 from seedlens.explain import _figure
 from seedlens.explain.nifti import save_heatmap_nifti
 
@@ -23,29 +25,67 @@ __all__ = ["cube_false_colour_png", "overlay_png", "save_heatmap_nifti", "volume
 
 #: Target wavelengths (nm) of the red, green and blue channels of a false-colour cube image.
 RGB_WAVELENGTHS = (650.0, 550.0, 450.0)
+#: Display percentiles come from at most this many values (a strided subsample of larger arrays; 16 MB as float64).
+SAMPLE_VOXELS = 2_000_000
+_SLAB_VOXELS = 1 << 18  # a volume's heatmap and mask are scanned in runs of planes this large (2 MiB as float64)
+
+
+def _subsample(array: np.ndarray) -> np.ndarray:
+    """A strided view of at most ``SAMPLE_VOXELS`` values spread evenly over ``array`` (``array`` itself if smaller)."""
+    if array.size <= SAMPLE_VOXELS:
+        return array
+    step = max(2, math.floor((array.size / SAMPLE_VOXELS) ** (1 / array.ndim)))
+    while math.prod(-(-n // step) for n in array.shape) > SAMPLE_VOXELS:
+        step += 1
+    return array[(slice(None, None, step),) * array.ndim]
+
+
+def _display_range(array: np.ndarray, low_q: float = 1.0, high_q: float = 99.0) -> tuple[float, float] | None:
+    """Two percentiles of the finite values (of a subsample of big arrays), or None when there is no contrast."""
+    sample = np.asarray(_subsample(array), dtype=np.float64)
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:
+        return None
+    low, high = np.percentile(finite, [low_q, high_q], overwrite_input=True)  # ``finite`` is a copy of our own
+    if high <= low:
+        low, high = finite.min(), finite.max()
+    if high <= low:
+        return None
+    return float(low), float(high)
+
+
+def _scaled(array: np.ndarray, limits: tuple[float, float] | None) -> np.ndarray:
+    """``array`` as float64 in [0, 1] between ``limits`` (NaN counts as the low end); zeros when None."""
+    values = np.asarray(array, dtype=np.float64)
+    if limits is None:
+        return np.zeros_like(values)
+    low, high = limits
+    return np.clip((np.nan_to_num(values, nan=low) - low) / (high - low), 0.0, 1.0)
 
 
 def _stretch(array: np.ndarray, low_q: float = 1.0, high_q: float = 99.0) -> np.ndarray:
     """Scale to [0, 1] between two percentiles (robust display contrast)."""
-    finite = array[np.isfinite(array)]
-    if finite.size == 0:
-        return np.zeros_like(array, dtype=np.float64)
-    low, high = np.percentile(finite, [low_q, high_q])
-    if high <= low:
-        low, high = float(finite.min()), float(finite.max())
-    if high <= low:
-        return np.zeros_like(array, dtype=np.float64)
-    return np.clip((np.nan_to_num(array, nan=low) - low) / (high - low), 0.0, 1.0)
+    return _scaled(array, _display_range(array, low_q, high_q))
+
+
+def _matching(array: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``array`` as an array of ``shape`` (a leading 1-channel axis is dropped), without converting or copying it."""
+    values = np.asarray(array)
+    if values.ndim == len(shape) + 1 and values.shape[0] == 1:
+        values = values[0]
+    if values.shape != shape:
+        raise ShapeError(f"heatmap must match the {what} {shape}; got shape {values.shape}")
+    return values
+
+
+def _unit(values: Any) -> np.ndarray:
+    """Values as float64 clipped to [0, 1], NaN as 0."""
+    return np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
 
 
 def _heat(heatmap: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     """Heatmap as float array of ``shape`` clipped to [0, 1] (a leading 1-channel axis is dropped)."""
-    heat = np.asarray(heatmap, dtype=np.float64)
-    if heat.ndim == len(shape) + 1 and heat.shape[0] == 1:
-        heat = heat[0]
-    if heat.shape != shape:
-        raise ShapeError(f"heatmap must match the {what} {shape}; got shape {heat.shape}")
-    return np.clip(np.nan_to_num(heat), 0.0, 1.0)
+    return _unit(_matching(heatmap, shape, what))
 
 
 def _overlay(
@@ -122,11 +162,89 @@ class _View(NamedTuple):
     cross: tuple[int, int]  # row and column where the other planes cut
 
 
+def _slabs(array: np.ndarray) -> Iterator[slice]:
+    """Runs of whole planes along the first axis, each at most ``_SLAB_VOXELS`` values (at least one plane)."""
+    step = max(1, _SLAB_VOXELS // max(1, math.prod(array.shape[1:])))
+    for start in range(0, array.shape[0], step):
+        yield slice(start, min(start + step, array.shape[0]))
+
+
 def _focus(heat: np.ndarray) -> tuple[int, ...]:
-    """Index of the heatmap's maximum, or the centre when the map is flat."""
-    if heat.max() > heat.min():
-        return tuple(int(i) for i in np.unravel_index(int(np.argmax(heat)), heat.shape))
-    return tuple(s // 2 for s in heat.shape)
+    """Index of the (clipped) heatmap's first maximum, or the centre when the map is flat; one slab at a time."""
+    best, lowest, found = -math.inf, math.inf, (0,) * heat.ndim
+    for slab in _slabs(heat):
+        values = _unit(heat[slab])
+        top, lowest = float(values.max()), min(lowest, float(values.min()))
+        if top > best:
+            best = top
+            index = np.unravel_index(int(np.argmax(values)), values.shape)
+            found = (slab.start + int(index[0]), *(int(i) for i in index[1:]))
+    return found if best > lowest else tuple(s // 2 for s in heat.shape)
+
+
+def _mask_centre(mask: np.ndarray) -> tuple[int, ...] | None:
+    """Rounded mean index of the mask's voxels (value > 0.5), or None when it has none; one slab at a time."""
+    count, sums = 0, [0] * mask.ndim
+    for slab in _slabs(mask):
+        index = np.nonzero(_unit(mask[slab]) > 0.5)
+        count += index[0].size
+        sums = [total + int(i.sum()) for total, i in zip(sums, index, strict=True)]
+        sums[0] += slab.start * index[0].size
+    return None if count == 0 else tuple(round(total / count) for total in sums)
+
+
+def _views(shape: tuple[int, int, int], spacing: Sequence[float], centre: tuple[int, ...]) -> list[_View]:
+    """The axial, coronal and sagittal planes through ``centre`` of a ``(D, H, W)`` grid of ``(sd, sh, sw)`` voxels."""
+    (depth, height, width), (sd, sh, sw), (d, h, w) = shape, spacing, centre
+    every = slice(None)
+    return [
+        _View(f"axial (d={d})", (d, every, every), height * sh, width * sw, sh / sw, "upper", (h, w)),
+        _View(f"coronal (h={h})", (every, h, every), depth * sd, width * sw, sd / sw, "lower", (d, w)),
+        _View(f"sagittal (w={w})", (every, every, w), depth * sd, height * sh, sd / sh, "lower", (d, h)),
+    ]
+
+
+def _triplanar_figure(
+    volume: Any,
+    heatmap: Any,
+    mask: Any,
+    title: str | None,
+    spacing: Sequence[float] | None,
+    cmap: str,
+    dpi: int,
+    quantity: str,
+) -> Figure:
+    """The figure :func:`volume_triplanar_png` saves (same arguments); only the three drawn planes are converted."""
+    vol = np.asarray(volume)
+    if vol.ndim != 4:
+        raise ShapeError(f"volume must be (C, D, H, W); got shape {vol.shape}")
+    shape = (int(vol.shape[1]), int(vol.shape[2]), int(vol.shape[3]))
+    heat = _matching(heatmap, shape, "volume's (D, H, W)")
+    truth = None if mask is None else _matching(mask, shape, "volume's (D, H, W)")
+    if spacing is not None and len(spacing) != 3:
+        raise ShapeError(f"spacing must be (sd, sh, sw); got {tuple(spacing)}")
+    steps = (1.0, 1.0, 1.0) if spacing is None else tuple(float(s) for s in spacing)
+    if not all(math.isfinite(s) and s > 0 for s in steps):
+        raise ConfigError(f"spacing must be 3 positive voxel sizes (sd, sh, sw); got {tuple(spacing or ())}")
+    grey = vol[0]
+    limits = _display_range(grey)  # from a bounded subsample: a 512³ volume is never converted whole
+    centre = None if truth is None else _mask_centre(truth)  # cut through the defect, to see if the heatmap sits on it
+    views = _views(shape, steps, centre or _focus(heat))
+    fig, axes, cax = _figure.make_figure([v.phys_width / v.phys_height for v in views], title, dpi=dpi)
+    for ax, view in zip(axes, views, strict=True):
+        where, aspect, origin = view.where, view.pixel_aspect, view.origin
+        plane = _scaled(grey[where], limits)
+        ax.imshow(plane, cmap="gray", vmin=0, vmax=1, aspect=aspect, origin=origin, interpolation="nearest")
+        _overlay(ax, _unit(heat[where]), cmap, aspect=aspect, origin=origin)
+        outline = None if truth is None else _unit(truth[where]) > 0.5
+        if outline is not None and outline.any() and not outline.all():
+            ax.contour(outline.astype(float), levels=[0.5], colors="lime", linewidths=1.2)
+        ax.axhline(view.cross[0], color="white", lw=0.6, ls="--", alpha=0.7)
+        ax.axvline(view.cross[1], color="white", lw=0.6, ls="--", alpha=0.7)
+        _figure.image_axes(ax, view.name)
+    label = f"{quantity} (normalised)" + (" — green: ground truth" if truth is not None else "")
+    _figure.add_colorbar(fig, cax, cmap, label)
+    return fig
 
 
 def volume_triplanar_png(
@@ -150,6 +268,11 @@ def volume_triplanar_png(
     ``volume[:, :, :, w]`` show D upwards. Dashed lines mark where the other two planes cut. A flat heatmap is
     sliced through the centre.
 
+    Memory stays small for large volumes (a 512³ CT): only the three drawn planes are converted to float, the
+    display percentiles come from a strided subsample of at most ``SAMPLE_VOXELS`` voxels (all voxels of a smaller
+    volume), and the heatmap's maximum and the mask's centre are found one slab at a time. A memory-mapped volume
+    is read only where it is sampled and sliced.
+
     Args:
         volume: ``(C, D, H, W)`` (channel 0 is shown, stretched between its 1st and 99th percentile).
         heatmap: ``(D, H, W)`` in ``[0, 1]``.
@@ -166,40 +289,9 @@ def volume_triplanar_png(
 
     Raises:
         ShapeError: wrong layout, or heatmap/mask shape differs from the volume's ``(D, H, W)``.
+        ConfigError: a voxel size is not a positive number.
     """
-    vol = np.asarray(volume, dtype=np.float64)
-    if vol.ndim != 4:
-        raise ShapeError(f"volume must be (C, D, H, W); got shape {vol.shape}")
-    shape = vol.shape[1:]
-    heat = _heat(heatmap, shape, "volume's (D, H, W)")
-    truth = None if mask is None else _heat(mask, shape, "volume's (D, H, W)") > 0.5
-    if spacing is not None and len(spacing) != 3:
-        raise ShapeError(f"spacing must be (sd, sh, sw); got {tuple(spacing)}")
-    sd, sh, sw = (1.0, 1.0, 1.0) if spacing is None else (float(s) for s in spacing)
-    grey = _stretch(vol[0])
-    if truth is not None and truth.any():  # cut through the defect, so one sees whether the heatmap sits on it
-        d, h, w = (round(float(c.mean())) for c in np.nonzero(truth))
-    else:
-        d, h, w = _focus(heat)
-    depth, height, width = shape
-    every = slice(None)
-    views = [
-        _View(f"axial (d={d})", (d, every, every), height * sh, width * sw, sh / sw, "upper", (h, w)),
-        _View(f"coronal (h={h})", (every, h, every), depth * sd, width * sw, sd / sw, "lower", (d, w)),
-        _View(f"sagittal (w={w})", (every, every, w), depth * sd, height * sh, sd / sh, "lower", (d, h)),
-    ]
-    fig, axes, cax = _figure.make_figure([v.phys_width / v.phys_height for v in views], title, dpi=dpi)
-    for ax, view in zip(axes, views, strict=True):
-        where, aspect, origin = view.where, view.pixel_aspect, view.origin
-        ax.imshow(grey[where], cmap="gray", vmin=0, vmax=1, aspect=aspect, origin=origin, interpolation="nearest")
-        _overlay(ax, heat[where], cmap, aspect=aspect, origin=origin)
-        if truth is not None and truth[where].any() and not truth[where].all():
-            ax.contour(truth[where].astype(float), levels=[0.5], colors="lime", linewidths=1.2)
-        ax.axhline(view.cross[0], color="white", lw=0.6, ls="--", alpha=0.7)
-        ax.axvline(view.cross[1], color="white", lw=0.6, ls="--", alpha=0.7)
-        _figure.image_axes(ax, view.name)
-    label = f"{quantity} (normalised)" + (" — green: ground truth" if truth is not None else "")
-    _figure.add_colorbar(fig, cax, cmap, label)
+    fig = _triplanar_figure(volume, heatmap, mask, title, spacing, cmap, dpi, quantity)
     return _figure.save_png(fig, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,25 @@ def from_plain_array(
     )
 
 
+def is_memory_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is a view of a memory-mapped file (its ``.base`` chain ends in an ``mmap``)."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap)
+
+
 def native(array: np.ndarray) -> np.ndarray:
-    """C-contiguous copy-if-needed in the machine's byte order (and bool as uint8)."""
+    """Machine byte order (and bool as uint8), C-contiguous; a memory-mapped view needing neither is kept as it is.
+
+    A file mapped in native byte order stays mapped (a plain ``ndarray`` view of the map, possibly not
+    C-contiguous), so a large volume is paged in only where it is used; anything else is copied if needed.
+    """
     if array.dtype == np.bool_:
         array = array.astype(np.uint8)
-    if array.dtype.byteorder not in ("=", "|"):
-        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.byteorder not in ("=", "|"):  # an explicit "<" on a little-endian machine is relabelled (a view)
+        wanted = array.dtype.newbyteorder("=")
+        array = array.view(wanted) if array.dtype.isnative else array.astype(wanted)
+    if is_memory_mapped(array):
+        return np.asarray(array)
     return np.ascontiguousarray(array)

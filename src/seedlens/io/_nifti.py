@@ -1,4 +1,10 @@
-"""NIfTI-1/2 (and Analyze pairs) through nibabel: file ``(x, y, z)`` <-> volume ``(1, D, H, W)`` = ``(1, z, y, x)``."""
+"""NIfTI-1/2 (and Analyze pairs) through nibabel: file ``(x, y, z)`` <-> volume ``(1, D, H, W)`` = ``(1, z, y, x)``.
+
+An uncompressed, unscaled file in native byte order is memory-mapped (copy-on-write): the volume is a transposed
+view of the map and nothing is read until it is used. Scaled data (scl_slope/scl_inter), gzip and non-native byte
+order are read whole: the values must be computed or byte-swapped, and seedlens arrays are native so that
+``torch.from_numpy`` and dtype comparisons work on them.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +50,13 @@ def read(path: Path, hint: Modality | None) -> tuple[np.ndarray, ArrayMeta]:
                 "(split the series into 3D files, e.g. with nibabel.funcs.four_to_three)",
             )
         header: Any = image.header
-        data = np.asanyarray(image.dataobj)
+        data = np.asanyarray(image.dataobj)  # nibabel maps uncompressed files (mode "c") and applies no unit scaling
         raw_dtype = np.dtype(header.get_data_dtype())
     if raw_dtype.kind in "iub" and data.dtype == np.float64:  # scl_slope applied to integers: float32 suffices
         data = data.astype(np.float32)
     data = data.reshape((*shape, 1, 1)[:3])  # 2D files get a z axis of length 1
     zooms = tuple(float(z) for z in header.get_zooms()[: len(shape)]) + (1.0,) * (3 - len(shape))
-    volume = native(np.array(data.transpose(2, 1, 0)[None]))
+    volume = native(data.transpose(2, 1, 0)[None])  # a view of the map if mapped, else one array of our own
     modality = relabel(volume, Modality.VOLUME, hint, path)
     extra: dict[str, Any] = {"datatype": str(raw_dtype), "format": type(image).__name__}
     for code in ("qform_code", "sform_code"):

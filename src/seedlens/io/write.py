@@ -1,9 +1,11 @@
-"""Writers: NIfTI volumes and PNG images, written atomically (temporary file, then rename)."""
+"""Writers: NIfTI and Zarr volumes, PNG images, written atomically (temporary file or folder, then rename)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 from seedlens.errors import ConfigError, ShapeError
 
 _NIFTI_SUFFIXES = (".nii.gz", ".nii")
+_ZARR_CHUNKS = (64, 64, 64)  # 1 MiB of float32: a reader holds one such chunk besides its result
 
 
 def _atomic_write(path: Path, suffix: str, write: Callable[[Path], None]) -> Path:
@@ -31,7 +34,7 @@ def _atomic_write(path: Path, suffix: str, write: Callable[[Path], None]) -> Pat
     return path
 
 
-def _nifti_affine(affine: np.ndarray | None, spacing: Sequence[float] | None) -> np.ndarray:
+def _volume_affine(affine: np.ndarray | None, spacing: Sequence[float] | None) -> np.ndarray:
     steps = None
     if spacing is not None:
         steps = np.asarray(spacing, dtype=np.float64)
@@ -93,8 +96,107 @@ def write_nifti(
         raise ShapeError(f"volume must be (D, H, W) or (1, D, H, W); got {np.shape(volume)}")
     if not _nifti.storable(array.dtype):
         raise ConfigError(f"NIfTI cannot store dtype {array.dtype}; use an integer, float or complex array")
-    matrix = _nifti_affine(affine, spacing)
+    matrix = _volume_affine(affine, spacing)
     return _atomic_write(target, suffix, lambda temporary: _nifti.save(temporary, array, matrix))
+
+
+def _atomic_folder(path: Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write`` on a new folder beside ``path`` and rename it into place, replacing what ``path`` held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    temporary, old = path.with_name(f".{path.name}.{token}.tmp"), path.with_name(f".{path.name}.{token}.old")
+    temporary.mkdir()  # not mkdtemp: the store gets the usual permissions
+    try:
+        write(temporary)
+        if path.exists():
+            path.rename(old)
+        try:
+            temporary.rename(path)
+        except BaseException:
+            if old.exists():
+                old.rename(path)
+            raise
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _zarr_chunks(chunks: Sequence[int] | None) -> tuple[int, int, int]:
+    if chunks is None:
+        return _ZARR_CHUNKS
+    sizes = tuple(chunks)
+    if len(sizes) != 3 or not all(isinstance(c, (int, np.integer)) and c > 0 for c in sizes):
+        raise ConfigError(f"chunks must be 3 positive integers in (D, H, W) order; got {chunks!r}")
+    return int(sizes[0]), int(sizes[1]), int(sizes[2])
+
+
+def write_zarr(
+    path: str | Path,
+    volume: np.ndarray,
+    affine: np.ndarray | None = None,
+    spacing: Sequence[float] | None = None,
+    *,
+    ome: bool = True,
+    chunks: Sequence[int] | None = None,
+) -> Path:
+    """Write a volume as a Zarr store (format 2, which zarr-python 2 and 3 read), atomically.
+
+    With ``ome=True`` the folder is an OME-Zarr image (OME-NGFF 0.4): a group whose array ``0`` holds the volume as
+    ``(z, y, x)`` (``(c, z, y, x)`` with several channels) and whose ``multiscales`` metadata give the voxel size
+    and origin in millimetres. With ``ome=False`` it is one plain array; its ``attrs["seedlens"]`` keep the spacing
+    and the full affine. Either way ``read(write_zarr(path, volume, meta.affine))`` gives back the array, spacing
+    and affine. Data is encoded chunk by chunk, so a memory-mapped volume is never loaded whole. An existing
+    Zarr store at ``path`` is replaced.
+
+    Args:
+        path: Target folder, conventionally ending in ``.zarr``. Missing parent folders are created.
+        volume: ``(D, H, W)`` or ``(C, D, H, W)``; any numeric dtype (stored in native byte order).
+        affine: 4×4 matrix mapping ``(w, h, d, 1)`` to world mm (see :class:`~seedlens.types.ArrayMeta`). OME-Zarr
+            holds only a scale and a translation, so with ``ome=True`` the affine must be diagonal (positive) plus
+            a translation; a plain array stores any affine.
+        spacing: ``(D, H, W)`` voxel size in mm, used when ``affine`` is None (1 mm otherwise); if both are given
+            they must agree.
+        ome: Write an OME-Zarr image (True) or a plain array (False).
+        chunks: ``(D, H, W)`` chunk shape (each channel is chunked on its own); 64³ by default, clipped to the
+            volume.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ShapeError: ``volume`` is not 3D or 4D, is empty, or ``affine`` is not 4×4.
+        ConfigError: Bad dtype, spacing, chunks, an affine OME-Zarr cannot hold, spacing that disagrees with the
+            affine, or a ``path`` that exists and is not a Zarr store (it is never replaced).
+        ImportError: The optional ``zarr`` package is missing (``pip install 'seedlens[zarr]'``).
+    """
+    from seedlens.io import _zarr
+
+    target = Path(path).expanduser()
+    if target.exists() and not (target.is_dir() and (_zarr.is_store(target) or not any(target.iterdir()))):
+        raise ConfigError(f"{target} exists and is not a Zarr store; refusing to replace it")
+    array = np.asarray(volume)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or 0 in array.shape:
+        raise ShapeError(f"volume must be (D, H, W) or (C, D, H, W); got {np.shape(volume)}")
+    if array.dtype.kind not in "biufc":
+        raise ConfigError(f"Zarr volumes must be numeric; got dtype {array.dtype}")
+    matrix = _volume_affine(affine, spacing)
+    linear = matrix[:3, :3]
+    if ome and (np.count_nonzero(linear - np.diag(np.diag(linear))) or np.any(np.diag(linear) <= 0)):
+        raise ConfigError(
+            "OME-Zarr stores a positive scale and a translation only; the affine has rotation, shear or flips "
+            f"({linear.round(6).tolist()}): write with ome=False to keep it, or write NIfTI"
+        )
+    sizes = _zarr_chunks(chunks)
+    data = array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+    def write(folder: Path) -> None:
+        _zarr.save(folder, data, matrix, sizes, ome=ome, name=target.name.removesuffix(".zarr"))
+
+    return _atomic_folder(target, write)
 
 
 def _png_pixels(image: np.ndarray) -> np.ndarray:

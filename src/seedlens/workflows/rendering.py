@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from seedlens.types import ArrayMeta, Modality
+
+
+def _voxel_size(meta: ArrayMeta) -> tuple[float, float, float] | None:
+    """The volume's ``(D, H, W)`` spacing, or None (drawn isotropic) when unknown or unusable (0 or NaN in a header)."""
+    spacing = meta.spacing
+    if spacing is None or len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
+        return None
+    return float(spacing[0]), float(spacing[1]), float(spacing[2])
 
 
 def render_heatmap(
@@ -19,13 +28,13 @@ def render_heatmap(
 ) -> list[Path]:
     """Write the pictures of one heatmap next to ``out_stem`` and return their paths.
 
-    Images get a PNG overlay; volumes a tri-planar PNG plus a NIfTI heatmap carrying the input's affine;
-    cubes a false-colour PNG with the heatmap overlaid.
+    Images get a PNG overlay; volumes a tri-planar PNG drawn at the voxel spacing plus a NIfTI heatmap carrying the
+    input's affine; cubes a false-colour PNG with the heatmap overlaid.
 
     Args:
         array: The sample as read, ``(C, H, W)``, ``(C, D, H, W)`` or ``(bands, H, W)``.
         heatmap: Its heatmap ``(1, *spatial)``, normalised to [0, 1] for display.
-        meta: The reader's metadata (modality, affine, wavelengths).
+        meta: The reader's metadata (modality, spacing, affine, wavelengths).
         out_stem: Output path without suffix; ``.png`` / ``.nii.gz`` are appended.
         title: Picture title.
         mask: Optional ground-truth anomaly map ``(1, *spatial)`` drawn as a contour (volumes).
@@ -41,7 +50,10 @@ def render_heatmap(
     png = out_stem.with_name(out_stem.name + ".png")
     heat = np.asarray(heatmap, dtype=np.float32).reshape(heatmap.shape[-(array.ndim - 1) :])
     if meta.modality is Modality.VOLUME:
-        volume_triplanar_png(array, heat, png, mask=None if mask is None else mask.reshape(heat.shape), title=title)
+        volume_triplanar_png(
+            array, heat, png, mask=None if mask is None else mask.reshape(heat.shape), title=title,
+            spacing=_voxel_size(meta),
+        )
         nifti = out_stem.with_name(out_stem.name + "_heatmap.nii.gz")
         save_heatmap_nifti(heat, nifti, affine=meta.affine)
         return [png, nifti]

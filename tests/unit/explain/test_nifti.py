@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from pathlib import Path
 
 import nibabel as nib
@@ -34,3 +36,20 @@ def test_errors(tmp_path: Path) -> None:
         save_heatmap_nifti(np.zeros((2, 2)), tmp_path / "h.nii")
     with pytest.raises(ShapeError):
         save_heatmap_nifti(np.zeros((2, 2, 2)), tmp_path / "h.nii", affine=np.eye(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_writing_makes_at_most_one_float32_copy(tmp_path: Path, dtype: type) -> None:
+    heat = np.random.default_rng(2).random((96, 96, 96)).astype(dtype)  # 3.5 MB as float32
+    save_heatmap_nifti(heat[:2, :2, :2], tmp_path / "warm.nii.gz")  # imports
+    gc.collect()
+    tracemalloc.start()
+    try:
+        save_heatmap_nifti(heat, tmp_path / "heat.nii.gz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    float32_copy = heat.size * 4
+    assert peak < (0.25 if dtype == np.float32 else 1.25) * float32_copy  # float32: written from a view
+    np.testing.assert_allclose(np.asarray(nib.load(tmp_path / "heat.nii.gz").dataobj).transpose(2, 1, 0), heat,
+                               rtol=1e-6)
