@@ -339,10 +339,16 @@ class DeepDetector(Detector):
             padded = tuple(round_up(n, self._stride) for n in geometry.output_shape)
         else:  # windows are training patches: sides become at least one patch
             padded = tuple(max(n, p) for n, p in zip(geometry.output_shape, self.input_size_, strict=True))
-        batch = torch.from_numpy(np.stack([pad_end(x, padded, float(x.min())) for x in prepared])).to(device)
+        if len(prepared) == 1:  # one (large) scan: no stacked copy
+            batch = torch.from_numpy(pad_end(prepared[0], padded, float(prepared[0].min())))[None].to(device)
+        else:
+            batch = torch.from_numpy(np.stack([pad_end(x, padded, float(x.min())) for x in prepared])).to(device)
         del prepared
-        scores, heat = self._flip_averaged(batch, geometry.resampled_shape, want_maps)
-        scores_np = scores.detach().float().cpu().numpy()
+        passes = self._passes(batch, geometry.resampled_shape, want_maps)
+        del batch  # the maps of a large scan are upsampled without its input in memory
+        scores_np = torch.stack([p[1].float() for p in passes]).mean(dim=0).detach().cpu().numpy()
+        heat = self._averaged_heatmap(passes, padded) if want_maps else None
+        del passes
         for k in range(len(group)):
             if heat is None:
                 yield float(scores_np[k]), None
@@ -355,23 +361,35 @@ class DeepDetector(Detector):
                 own = sample_heat[(slice(None), *(slice(0, n) for n in geometry.resampled_shape))]
                 yield float(scores_np[k]), np.ascontiguousarray(own.numpy())
 
-    def _flip_averaged(self, x: torch.Tensor, extent: tuple[int, ...],
-                       want_maps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """:meth:`_scan`, averaged over every flip of the spatial axes when ``test_time_flips`` is on."""
-        if not getattr(self.config_, "test_time_flips", False):
-            return self._scan(x, extent, (), want_maps)
-        spatial = range(2, x.ndim)
-        flips = [axes for r in range(len(spatial) + 1) for axes in itertools.combinations(spatial, r)]
-        heat_sum: torch.Tensor | None = None
-        score_sum = torch.zeros(x.shape[0], device=x.device)
-        for axes in flips:
-            scores, heat = self._scan(x.flip(axes) if axes else x, extent, axes, want_maps)
-            score_sum = score_sum + scores.float()
-            if heat is not None:
-                heat = heat.flip(axes) if axes else heat
-                heat_sum = heat.float() if heat_sum is None else heat_sum + heat.float()
-        n = len(flips)
-        return score_sum / n, (None if heat_sum is None else heat_sum / n)
+    def _passes(self, x: torch.Tensor, extent: tuple[int, ...],
+                want_maps: bool) -> list[tuple[tuple[int, ...], torch.Tensor, torch.Tensor]]:
+        """``(flipped axes, scores, anomaly map)`` of one :meth:`_scan` per pass.
+
+        One pass of the input as it is, or one per flip of the spatial axes with ``test_time_flips``.
+        """
+        flips: list[tuple[int, ...]] = [()]
+        if getattr(self.config_, "test_time_flips", False):
+            spatial = range(2, x.ndim)
+            flips = [axes for r in range(len(spatial) + 1) for axes in itertools.combinations(spatial, r)]
+        return [(axes, *self._scan(x.flip(axes) if axes else x, extent, axes, want_maps)) for axes in flips]
+
+    def _averaged_heatmap(self, passes: list[tuple[tuple[int, ...], torch.Tensor, torch.Tensor]],
+                          shape: tuple[int, ...]) -> torch.Tensor:
+        """The mean heatmap ``(N, 1, *shape)`` of the passes, each upsampled once and flipped back."""
+        module = self._module()
+        total: torch.Tensor | None = None
+        for axes, _, anomaly in passes:
+            heat = (module.heatmap(anomaly, shape) if module.cells else anomaly[:, :1]).float()
+            heat = heat.flip(axes) if axes else heat
+            if total is None:
+                total = heat if len(passes) == 1 else heat.clone()
+            else:
+                total += heat
+            del heat
+        assert total is not None
+        if len(passes) > 1:
+            total /= len(passes)
+        return total
 
     @property
     def _cells(self) -> bool:
@@ -387,11 +405,12 @@ class DeepDetector(Detector):
         return stride
 
     def _scan(self, x: torch.Tensor, extent: tuple[int, ...], flipped: tuple[int, ...],
-              want_maps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Scores ``(N,)`` and heatmaps ``(N, 1, *spatial)`` of padded inputs ``x`` by sliding windows.
+              want_maps: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores ``(N,)`` and the anomaly map of padded inputs ``x`` by sliding windows.
 
-        ``extent`` is the samples' own part of the grid (the rest is padding, at the end of each axis, or at the
-        start of the ``flipped`` axes); only map cells centred in it count for the score.
+        The map is at cell resolution for a receptive-field scoring module (FCDD; :meth:`_averaged_heatmap` upsamples
+        it once), else at input resolution. ``extent`` is the samples' own part of the grid (the rest is padding, at
+        the end of each axis, or at the start of the ``flipped`` axes); only map cells centred in it count.
         """
         from seedlens.inference.sliding_window import blend_windows, stitch_cells
 
@@ -411,10 +430,7 @@ class DeepDetector(Detector):
         valid = _valid_cells(centres, shape, extent, flipped)
         valid = None if valid is None else valid.expand(anomaly.shape[0], 1, *anomaly.shape[2:])
         scores = self._pool_dense(anomaly, valid) if not module.cells else module.pool(anomaly, valid)
-        if not want_maps:
-            return scores, None
-        heat = module.heatmap(anomaly, shape) if module.cells else anomaly[:, :1]
-        return scores, heat
+        return scores, anomaly
 
     def _pool_dense(self, anomaly: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
         """The score of a blended dense map: its last channel (the heatmap itself unless a detector adds one)."""

@@ -18,9 +18,9 @@ import numpy as np
 from seedlens.errors import ConfigError, NotFittedError, ShapeError
 
 
-def _check_maps(maps: Any) -> np.ndarray:
-    """Return ``maps`` as a float64 array ``(N, 1, *spatial)`` or raise ShapeError."""
-    array = np.asarray(maps, dtype=np.float64)
+def _check_maps(maps: Any, dtype: Any = np.float64) -> np.ndarray:
+    """Return ``maps`` as an array of ``dtype`` ``(N, 1, *spatial)`` (no copy when it already is) or raise."""
+    array = np.asarray(maps, dtype=dtype)
     if array.ndim < 3 or array.shape[1] != 1:
         raise ShapeError(f"heatmaps must be (N, 1, *spatial); got shape {array.shape}")
     if array.shape[0] == 0 or array[0].size == 0:
@@ -30,6 +30,17 @@ def _check_maps(maps: Any) -> np.ndarray:
     return array
 
 
+#: Values of one map a quantile is taken from: a larger map (a 512³ volume) gives a fixed strided subsample.
+QUANTILE_VALUES = 2_000_000
+
+
+def _map_quantile(flat: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of one map's values ``(P,)``, from a strided subsample when the map is large."""
+    if flat.size > QUANTILE_VALUES:
+        flat = flat[:: -(-flat.size // QUANTILE_VALUES)]
+    return float(np.quantile(flat.astype(np.float64), q))
+
+
 def _check_quantile(quantile: float) -> float:
     if isinstance(quantile, bool) or not isinstance(quantile, int | float) or not 0 < quantile <= 1:
         raise ConfigError(f"quantile must be in (0, 1]; got {quantile!r}")
@@ -37,11 +48,16 @@ def _check_quantile(quantile: float) -> float:
 
 
 def _scale(array: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
-    """``(array - low) / (high - low)`` clipped to [0, 1]; 0 where ``high <= low``."""
-    span = np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64)
-    safe = np.where(span > 0, span, 1.0)
-    scaled = np.where(span > 0, (array - low) / safe, 0.0)
-    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+    """``(array - low) / (high - low)`` clipped to [0, 1] as float32 (one new array); 0 where ``high <= low``."""
+    low_a = np.asarray(low, dtype=np.float64)
+    span = np.asarray(high, dtype=np.float64) - low_a
+    safe = np.where(span > 0, span, 1.0).astype(np.float32)
+    out = np.subtract(array, low_a.astype(np.float32), dtype=np.float32)
+    out /= safe
+    np.clip(out, 0.0, 1.0, out=out)
+    if np.any(span <= 0):
+        out *= (span > 0).astype(np.float32)
+    return out
 
 
 def normalize_local(maps: Any, quantile: float = 0.97) -> np.ndarray:
@@ -59,12 +75,12 @@ def normalize_local(maps: Any, quantile: float = 0.97) -> np.ndarray:
         ShapeError: ``maps`` is not ``(N, 1, *spatial)``, is empty, or holds NaN/inf.
         ConfigError: ``quantile`` is not in ``(0, 1]``.
     """
-    array = _check_maps(maps)
+    array = _check_maps(maps, dtype=np.float32)
     q = _check_quantile(quantile)
     flat = array.reshape(array.shape[0], -1)
     shape = (array.shape[0],) + (1,) * (array.ndim - 1)
-    low = flat.min(axis=1).reshape(shape)
-    high = np.quantile(flat, q, axis=1).reshape(shape)
+    low = flat.min(axis=1).astype(np.float64).reshape(shape)
+    high = np.asarray([_map_quantile(row, q) for row in flat]).reshape(shape)
     return _scale(array, low, high)
 
 
@@ -116,7 +132,7 @@ class GlobalNormalizer:
         """
         if self.low_ is None or self.high_ is None:
             raise NotFittedError("GlobalNormalizer is not fitted; call fit(normal_maps) first")
-        return _scale(_check_maps(maps), self.low_, self.high_)
+        return _scale(_check_maps(maps, dtype=np.float32), self.low_, self.high_)
 
     def to_dict(self) -> dict[str, float]:
         """Return the fitted statistics as a JSON-ready dict ``{"low", "high", "quantile"}``."""

@@ -42,9 +42,15 @@ def _detector_options() -> dict[str, Any]:
 
 @dataclass
 class DemoSettings:
-    """Sizes of one demo run; ``quick`` is the same path smaller."""
+    """Sizes of one demo run; ``quick`` is the same path smaller.
+
+    ``patch_size`` switches to native resolution: the detector keeps the phantoms' grid (``size``³, the seed and its
+    defects at the size they have at that resolution) and trains on random ``patch_size``³ patches inside the seed.
+    ``heatmap_sigma`` is then scaled with the resolution (the same smoothing in millimetres).
+    """
 
     size: int = 32
+    patch_size: int | None = None
     n_train: int = 160
     n_val_normal: int = 24
     n_val_anomalous: int = 8
@@ -81,6 +87,7 @@ def run_demo(
     device: str = "auto",
     seed: int = 0,
     log: Callable[[str], None] = print,
+    settings: DemoSettings | None = None,
 ) -> DemoResult:
     """Run the demo into ``out`` and return its metrics and report path.
 
@@ -90,6 +97,8 @@ def run_demo(
         device: Training device.
         seed: Seed of the phantoms and of training.
         log: Where progress lines go.
+        settings: Sizes other than those of the full or ``quick`` demo (e.g. native resolution at 64³); the floors
+            are checked unless ``quick``.
     """
     from seedlens.data import open_source
     from seedlens.data.synthetic import write_seed_dataset
@@ -97,7 +106,7 @@ def run_demo(
     from seedlens.workflows.evaluate import evaluate_detector
 
     start = time.perf_counter()
-    settings = DemoSettings.for_mode(quick)
+    settings = settings or DemoSettings.for_mode(quick)
     out = Path(out)
     data_dir = out / "data"
     run_dir = out / "run"
@@ -117,15 +126,19 @@ def run_demo(
         seed=seed,
     )
     source = open_source(manifest)
+    options = dict(settings.detector)
+    if settings.patch_size is not None and "heatmap_sigma" in options:
+        options["heatmap_sigma"] = float(options["heatmap_sigma"]) * settings.size / DemoSettings.size
+    grid = {"image_size": settings.size} if settings.patch_size is None else {"patch_size": settings.patch_size}
     detector = FCDD(
         backbone="fcdd3d",
         anomalies="confetti",
         epochs=settings.epochs,
         batch_size=settings.batch_size,
-        image_size=settings.size,
         device=device,
         seed=seed,
-        **settings.detector,
+        **grid,
+        **options,
     )
     log(f"training a 3D FCDD on normal seeds + confetti noise for {settings.epochs} epochs")
     detector.fit(source, run_dir=run_dir)

@@ -17,7 +17,12 @@ import torch.nn.functional as F
 
 from seedlens.errors import ConfigError, ShapeError
 
-__all__ = ["Geometry", "mask_on_grid", "pad_end", "plan_geometry", "resampled_affine", "restore_map"]
+__all__ = ["MAX_GRID_VOXELS", "Geometry", "mask_on_grid", "pad_end", "plan_geometry", "resampled_affine",
+           "restore_map"]
+
+#: Most voxels a sample may have on the detector's grid (8 GB as float32): beyond, resampling is refused with the
+#: sizes involved — usually a spacing in other units than the training set's (µm against mm).
+MAX_GRID_VOXELS = 2**31
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,13 @@ def plan_geometry(
                 raise ShapeError(f"spacing must have one value per spatial axis {shape}; got {tuple(spacing)}")
             source = _positive_tuple("spacing", spacing, dims)
         resampled = tuple(max(1, round(n * s / t)) for n, s, t in zip(shape, source, target, strict=True))
+    if int(np.prod(resampled, dtype=np.int64)) > MAX_GRID_VOXELS:
+        raise ShapeError(
+            f"a scan of {shape} voxels at spacing {tuple(spacing) if spacing is not None else 'unknown'} resampled to "
+            f"the voxel size {tuple(target_spacing) if isinstance(target_spacing, Sequence) else target_spacing} "
+            f"would have {resampled} voxels, more than {MAX_GRID_VOXELS:,}; check that its spacing is in the units "
+            "of the training scans'"
+        )
     output = resampled
     if size is not None:
         sizes = tuple(int(s) for s in (size if isinstance(size, Sequence) else (size,) * dims))

@@ -16,8 +16,14 @@ import torch
 
 __all__ = ["FOREGROUND_PERCENTILES", "FOREGROUND_SAMPLES", "ForegroundStats", "IntensityMap"]
 
-#: Percentiles of the training foreground that ``intensity="foreground"`` clips to (as nnU-Net does for CT).
+#: Percentiles of the training foreground that bound ``intensity="foreground"`` (nnU-Net's for CT).
 FOREGROUND_PERCENTILES = (0.5, 99.5)
+#: How far beyond those percentiles values are kept, as a share of their range on each side. nnU-Net clips at the
+#: percentiles themselves, which suits segmenting the foreground; an anomaly is often *more* extreme than any normal
+#: tissue (air in a void or crack, metal, a calcification), and clipping at the normal range would erase it: on the
+#: demo's seed phantoms it cut sample AUROC from 0.91 to 0.83. Half the range on each side keeps air and voids
+#: apart from tissue while still bounding a scanner's out-of-field padding or a metal streak.
+FOREGROUND_MARGIN = 0.5
 #: Foreground voxels drawn per training sample to estimate those percentiles and the foreground mean and std.
 FOREGROUND_SAMPLES = 10_000
 
@@ -41,19 +47,22 @@ class IntensityMap:
         return cls((low,) * channels, (high,) * channels, (scale,) * channels, (offset,) * channels)
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Apply to ``(C, *spatial)`` float32 (into ``out``, which may be ``x`` itself)."""
-        if len(self.scale) not in (1, x.shape[0]):
+        """Apply to ``(C, *spatial)`` (into ``out``, which may be ``x`` itself); float32 out."""
+        channels = len(self.scale)
+        if channels not in (1, x.shape[0]):
             from seedlens.errors import ShapeError
 
-            raise ShapeError(f"intensity map has {len(self.scale)} channels; got shape {x.shape}")
-        out = np.empty_like(x, dtype=np.float32) if out is None else out
-        for c in range(x.shape[0]):
-            k = c if len(self.scale) > 1 else 0
-            channel = x[c]
-            if math.isfinite(self.low[k]) or math.isfinite(self.high[k]):
-                channel = np.clip(channel, self.low[k], self.high[k], out=out[c])
-            np.multiply(channel, np.float32(self.scale[k]), out=out[c])
-            out[c] += np.float32(self.offset[k])
+            raise ShapeError(f"intensity map has {channels} channels; got shape {x.shape}")
+        out = np.empty(x.shape, dtype=np.float32) if out is None else out
+        shape = (channels,) + (1,) * (x.ndim - 1)
+        low, high, scale, offset = (np.asarray(v, dtype=np.float32).reshape(shape)
+                                    for v in (self.low, self.high, self.scale, self.offset))
+        if np.isfinite(low).any() or np.isfinite(high).any():
+            np.clip(x, low, high, out=out)
+            np.multiply(out, scale, out=out)
+        else:
+            np.multiply(x, scale, out=out)
+        out += offset
         return out
 
     def apply_torch(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,9 +101,15 @@ class ForegroundStats:
         return len(self._values)
 
     def result(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-        """``(low, high, mean, std)`` per channel: the percentiles :data:`FOREGROUND_PERCENTILES`, mean and std."""
+        """``(low, high, mean, std)`` per channel.
+
+        The clipping bounds are the percentiles :data:`FOREGROUND_PERCENTILES` widened by :data:`FOREGROUND_MARGIN`
+        of their range.
+        """
         values = np.concatenate(self._values, axis=1)
         low, high = np.percentile(values, FOREGROUND_PERCENTILES, axis=1)
+        margin = FOREGROUND_MARGIN * (high - low)
+        low, high = low - margin, high + margin
         mean = values.mean(axis=1)
         std = values.std(axis=1)
         return (tuple(float(v) for v in low), tuple(float(v) for v in high), tuple(float(v) for v in mean),

@@ -37,11 +37,12 @@ class Preprocessor:
          maximum over the contrast-normalised training samples, so outputs land in about [0, 1] (FCDD).
        * ``"minmax"``: scaled with the minimum and maximum of the training samples.
        * ``"zscore"``: per channel (band) with the training mean and standard deviation.
-       * ``"foreground"``: clipped to the 0.5 and 99.5 percentiles of the training samples' foreground (their
-         object masks, or :func:`~seedlens.data.transforms.foreground.object_mask`), then standardised with the
-         foreground's mean and standard deviation — nnU-Net's rule for CT. A scan from another scanner or field
-         of view is not saturated by values outside the training range, and air around the object does not
-         dominate the statistics.
+       * ``"foreground"``: standardised with the mean and standard deviation of the training samples' foreground
+         (their object masks, or :func:`~seedlens.data.transforms.foreground.object_mask`) and clipped to its 0.5
+         and 99.5 percentiles widened by half their range on each side — nnU-Net's rule for CT, with room kept
+         for anomalies more extreme than normal tissue (air in a void, metal). The scaling depends on the object,
+         not on the field of view (air, table, padding outside it), so a scan from another scanner or field of
+         view is scaled alike, and extreme values are bounded.
        * ``"window"``: :func:`window` with ``window=(level, width)`` (e.g. CT HU); nothing to fit.
        * ``"equalize"``: :func:`equalize` per sample (histogram equalisation to [0, 1]); nothing to fit.
        * ``"none"``: values unchanged.

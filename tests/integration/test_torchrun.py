@@ -1,0 +1,82 @@
+"""``torchrun -m seedlens train / score / explain`` with two CPU processes: one run folder, one result per input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seedlens.data.synthetic import write_seed_dataset
+from seedlens.detectors import load_detector
+from seedlens.io import read
+
+
+def _test_files(manifest):
+    rows = list(csv.DictReader(manifest.open()))
+    return [manifest.parent / row["path"] for row in rows if row["split"] == "test"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _torchrun(*args, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+               "--master-port", str(_free_port()), "-m", "seedlens", *map(str, args)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def distributed_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    manifest = write_seed_dataset(root / "data", modality="volume", n_train=8, n_val_normal=3, n_val_anomalous=1,
+                                  n_test_normal=2, n_test_anomalous=3, size=16, seed=0)
+    config = root / "options.yaml"
+    config.write_text("backbone_options: {channels: [4, 8, 8]}\nbatch_size: 2\n")
+    run = root / "run"
+    done = _torchrun("train", manifest, "--out", run, "--detector", "fcdd", "--epochs", "1", "--patch-size", "16",
+                     "--device", "cpu", "--config", config, "--no-progress")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return manifest, run, done
+
+
+def test_two_processes_write_one_run_that_loads_and_scores_like_any_other(distributed_run):
+    manifest, run, done = distributed_run
+    names = sorted(p.name for p in run.iterdir())
+    assert {"detector.yaml", "state.json", "weights.pt", "checkpoint.pt", "run.json"} <= set(names)
+    assert not any(name.startswith(".") for name in names), names  # preprocessed samples and temp files removed
+    assert done.stderr.count("done") + done.stdout.count("done") == 1  # only the first process reports
+    state = json.loads((run / "state.json").read_text())
+    assert state["budget"]["epochs"] == 1
+    detector = load_detector(run, device="cpu")
+    array, meta = read(_test_files(manifest)[0])
+    assert np.isfinite(detector.score([array], spacing=[meta.spacing])).all()
+
+
+def test_score_and_explain_shard_their_inputs_and_print_each_result_once(distributed_run, tmp_path):
+    manifest, run, _ = distributed_run
+    files = _test_files(manifest)
+    assert len(files) == 5
+    done = _torchrun("score", run, *files, "--json", "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [line["path"] for line in lines] == [str(f) for f in files]  # input order, each once
+    single = subprocess.run([sys.executable, "-m", "seedlens", "score", str(run), *map(str, files), "--json",
+                             "--device", "cpu"], capture_output=True, text=True, timeout=120, check=True)
+    expected = [json.loads(line) for line in single.stdout.splitlines() if line.startswith("{")]
+    np.testing.assert_allclose([x["score"] for x in lines], [x["score"] for x in expected], rtol=1e-5)
+    out = tmp_path / "maps"
+    done = _torchrun("explain", run, *files, "--out", out, "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-4000:]
+    written = sorted(p.name for p in out.glob("*_heatmap.nii.gz"))
+    assert len(written) == 5 and done.stderr.count("wrote") == 10  # a PNG and a NIfTI per input, said once
