@@ -95,7 +95,7 @@ class ReceptiveFieldScoring(ScoringModule):
     def heatmap(self, anomaly: Tensor, size: Sequence[int]) -> Tensor:
         """``A`` upsampled to the input's spatial ``size``."""
         upsampler = self.upsampler.to(anomaly.device)
-        return upsampler(anomaly, tuple(int(s) for s in size))
+        return upsampler(anomaly, tuple(size))
 
 
 class DenseScoring(ScoringModule):
