@@ -21,6 +21,10 @@ class NotFittedError(SeedlensError, RuntimeError):
     """A method that needs a fitted estimator was called before ``fit``."""
 
 
+class ExportError(SeedlensError, RuntimeError):
+    """A model cannot be exported: an optional exporter package is missing, or the exported graph disagrees."""
+
+
 class UnknownNameError(SeedlensError, KeyError):
     """A name (backbone, detector, format, column...) is not known; the message lists the known ones."""
 

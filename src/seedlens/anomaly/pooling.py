@@ -31,8 +31,11 @@ def _mean(flat: torch.Tensor, valid: torch.Tensor | None, topk_fraction: float) 
 def _topk(flat: torch.Tensor, valid: torch.Tensor | None, topk_fraction: float) -> torch.Tensor:
     """Mean of the ``max(1, round(topk_fraction * cells))`` highest (valid) cells ``(N, P)`` -> ``(N,)``."""
     if valid is None:
-        k = max(1, round(topk_fraction * flat.shape[1]))
-        return flat.topk(k, dim=1).values.mean(dim=1)
+        # k from the shape as a tensor (torch.round halves to even, as round()): a traced graph (ONNX export) then
+        # takes its fraction of each input's cell count instead of the count of the input it was traced with.
+        cells = torch._shape_as_tensor(flat)[1].double()
+        k = torch.round(topk_fraction * cells).clamp(min=1).long()
+        return flat.topk(k, dim=1).values.mean(dim=1)  # type: ignore[arg-type]  # a 0-d integer tensor is an index
     counts = torch.round(topk_fraction * valid.sum(dim=1).double()).clamp(min=1).long()  # half to even, as round()
     top = torch.where(valid, flat, -torch.inf).topk(int(counts.max()), dim=1).values
     kept = torch.arange(top.shape[1], device=flat.device) < counts[:, None]

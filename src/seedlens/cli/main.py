@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from seedlens.cli import demo, evaluate, info, score, train
+from seedlens.cli import demo, evaluate, export, info, score, train
 
 app = typer.Typer(
     name="seedlens",
@@ -25,6 +25,7 @@ app.command("train")(train.train)
 app.command("score")(score.score)
 app.command("explain")(score.explain)
 app.command("eval")(evaluate.evaluate)
+app.command("export")(export.export)
 app.command("demo")(demo.demo)
 app.command("backbones")(info.backbones)
 app.command("detectors")(info.detectors)

@@ -452,6 +452,12 @@ class DeepDetector(Detector):
         self._check_fitted()
         return self._module()
 
+    @property
+    def input_multiple(self) -> int:
+        """What every spatial side of a :meth:`scoring_module` input must be a multiple of (the network's stride)."""
+        self._check_fitted()
+        return self._stride
+
     def _module(self) -> Any:
         """The scoring module of the current network, built once per network."""
         module = getattr(self, "_scoring", None)

@@ -115,3 +115,12 @@ class _ScoreField(nn.Module):
 
         scores = hsc_score(self.network(x).float())
         return scores.reshape(-1, 1, *([1] * (x.ndim - 2))).expand(-1, 1, *x.shape[2:])
+
+    def describe(self) -> dict[str, Any]:
+        """The map in words: the score everywhere (the gradient heatmaps need autograd and stay in seedlens)."""
+        return {
+            "anomaly_map": "the sample's HSC score 1 - exp(-d), d = sqrt(|f|^2 + 1) - 1 of the feature vector f, at "
+                           "every position",
+            "heatmaps": "the score broadcast to every position, not a localisation: HSC's heatmaps are input "
+                        "gradients, which need autograd and are not exported (use `seedlens explain`)",
+        }

@@ -88,8 +88,9 @@ class ReceptiveFieldUpsampler(nn.Module):
         if score_map.ndim != d + 2:
             layout = {1: "(N, 1, L)", 2: "(N, 1, H, W)", 3: "(N, 1, D, H, W)"}[d]
             raise ShapeError(f"score map must be {layout}; got shape {tuple(score_map.shape)}")
-        size = tuple(int(s) for s in output_size)
-        if len(size) != d or min(size) < 1:
+        # Sizes read off a traced input stay tensors, so an exported graph crops to each input's own size.
+        size = tuple(s if isinstance(s, torch.Tensor) else int(s) for s in output_size)
+        if len(size) != d or any(not isinstance(s, torch.Tensor) and s < 1 for s in size):
             raise ShapeError(f"output_size must be {d} positive sizes; got {tuple(output_size)}")
         n, c = score_map.shape[:2]
         x = score_map.reshape(n * c, 1, *score_map.shape[2:])

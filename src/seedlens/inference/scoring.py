@@ -14,6 +14,7 @@ stitched map.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -60,6 +61,26 @@ class ScoringModule(nn.Module):
         anomaly = self.anomaly_map(x)
         return self.pool(anomaly), self.heatmap(anomaly, tuple(x.shape[2:]))
 
+    def describe(self) -> dict[str, Any]:
+        """What :meth:`forward` computes, in words and numbers (the sidecar of an exported module).
+
+        Returns:
+            ``{"anomaly_map", "heatmaps", "score_pooling": {"method", "topk_fraction", "formula"}}`` plus what a
+            kind adds (FCDD: ``"cells"``, ``"sigma"``).
+        """
+        formulas = {
+            "mean": "the mean of every cell of the anomaly map",
+            "topk": f"the mean of the k highest cells of the anomaly map, k = max(1, round({self.topk_fraction:g} × "
+                    "cells)) (round half to even)",
+            "max": "the highest cell of the anomaly map",
+        }
+        return {
+            "anomaly_map": "the raw anomaly map, higher = more anomalous",
+            "heatmaps": "the anomaly map at the input's size",
+            "score_pooling": {"method": self.pooling, "topk_fraction": self.topk_fraction,
+                              "formula": formulas[self.pooling]},
+        }
+
 
 class ReceptiveFieldScoring(ScoringModule):
     """FCDD: ``A = sqrt(φ(x)² + 1) - 1`` at cell resolution, upsampled by the receptive-field Gaussian.
@@ -95,7 +116,22 @@ class ReceptiveFieldScoring(ScoringModule):
     def heatmap(self, anomaly: Tensor, size: Sequence[int]) -> Tensor:
         """``A`` upsampled to the input's spatial ``size``."""
         upsampler = self.upsampler.to(anomaly.device)
-        return upsampler(anomaly, tuple(int(s) for s in size))
+        return upsampler(anomaly, tuple(size))
+
+    def describe(self) -> dict[str, Any]:
+        """As :meth:`ScoringModule.describe`, with the cell layout and the upsampling kernel."""
+        layout = self.layout
+        sigma = float(getattr(self.upsampler, "sigma", 0.0))
+        return {
+            **super().describe(),
+            "anomaly_map": f"A = sqrt(phi^2 + 1) - 1 of the network's raw output phi: one cell every {layout.jump} "
+                           "input positions per axis, cell o centred at input position o * jump + shift",
+            "cells": {"jump": layout.jump, "shift": layout.shift, "extent": layout.extent},
+            "heatmaps": f"A upsampled to the input's size by a transposed convolution (stride {layout.jump}) with a "
+                        f"Gaussian of sigma = {sigma:g} px the size of the receptive field ({layout.extent:g} px): raw "
+                        "anomaly values, not normalised",
+            "sigma": sigma,
+        }
 
 
 class DenseScoring(ScoringModule):
@@ -119,6 +155,15 @@ class DenseScoring(ScoringModule):
         """The map itself (it is already at input resolution)."""
         return anomaly
 
+    def describe(self) -> dict[str, Any]:
+        """As :meth:`ScoringModule.describe`, with what the dense map says of itself (its ``describe()``)."""
+        own = getattr(self.dense_map, "describe", None)
+        return {
+            **super().describe(),
+            "heatmaps": "the anomaly map itself (already at the input's size): raw values, not normalised",
+            **(own() if callable(own) else {}),
+        }
+
 
 class ReconstructionError(nn.Module):
     """The Gaussian-smoothed per-pixel reconstruction error of an autoencoder: ``(N, C, *s) -> (N, 1, *s)``.
@@ -139,3 +184,11 @@ class ReconstructionError(nn.Module):
         from seedlens.explain.smoothing import gaussian_blur
 
         return gaussian_blur(reconstruction_error(self.autoencoder(x).float(), x.float()), self.sigma)
+
+    def describe(self) -> dict[str, Any]:
+        """The map in words, and its smoothing."""
+        return {
+            "anomaly_map": "the squared reconstruction error of the autoencoder averaged over channels, smoothed by a "
+                           f"Gaussian of sigma = {self.sigma:g} px (border replicated)",
+            "sigma": self.sigma,
+        }
