@@ -71,7 +71,7 @@ def _foreground(path: Path, out: Path) -> Path:
     return out
 
 
-def _write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
+def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["path", "label", "split", "mask", "object_mask", "case"])
         writer.writeheader()
@@ -79,7 +79,7 @@ def _write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def _voxel_metrics(detector: Any, cases: list[dict[str, Path]]) -> dict[str, Any]:
+def _voxel_metrics(detector: Any, cases: list[dict[str, Any]]) -> dict[str, Any]:
     """Voxel AUROC inside the object and AUPRO per test case and pooled, from raw maps on each scan's grid."""
     from seedlens.evaluation import aupro, pixel_auroc
     from seedlens.io import read
@@ -107,7 +107,7 @@ def _voxel_metrics(detector: Any, cases: list[dict[str, Path]]) -> dict[str, Any
     }
 
 
-def _train_and_score(manifest: Path, test: list[dict[str, Path]], args: argparse.Namespace,
+def _train_and_score(manifest: Path, test: list[dict[str, Any]], args: argparse.Namespace,
                      run_dir: Path) -> dict[str, Any]:
     from seedlens.data import open_source
     from seedlens.detectors import FCDD, RX
@@ -144,7 +144,7 @@ def _brats(root: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def _sarcoma(root: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     data = root / "ct-lesions" / "sarcoma-ct"
-    cases = []
+    cases: list[dict[str, Any]] = []
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):
         image = folder / "CT" / "nifti" / "image" / "image.nii.gz"
         mask = _binary(folder / "CT" / "nifti" / "mask" / "mask.nii.gz", tmp / f"{folder.name}_lesion.nii.gz", image)

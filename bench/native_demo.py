@@ -1,5 +1,6 @@
-"""The demo at native resolution: 64³ seed phantoms (defects at the size they have), patch training, floors on the
-mean of several data seeds.
+"""The demo at native resolution: 64³ seed phantoms, patch training, floors on the mean of several data seeds.
+
+The defects have the size they have in millimetres (twice the voxels per axis of the 32³ demo).
 
 The full `seedlens demo` resizes nothing either (its phantoms are 32³ and the detector is fitted to 32³); here the
 phantoms are made at ``--size`` (64 by default: the same seed and defects in millimetres, twice the voxels per axis),
