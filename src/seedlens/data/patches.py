@@ -38,8 +38,10 @@ __all__ = ["CachedSample", "PatchDataset", "PreprocessedCache"]
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.json"
-#: Most candidate patch positions kept per sample (the grid of positions is thinned to stay below it).
-MAX_CANDIDATES = 100_000
+#: Most candidate patch positions kept per sample: the grid of positions is thinned to stay below it, and each draw
+#: jitters its grid position within the grid step (kept only if it still obeys the rules), so every position can
+#: be drawn while the candidates of a large data set stay small.
+MAX_CANDIDATES = 4096
 
 
 @dataclass(frozen=True)
@@ -198,34 +200,37 @@ class PatchDataset(Dataset[dict[str, Any]]):
         self.avoid_masks = avoid_masks
         self.samples: list[int] = []
         self.candidates: list[np.ndarray] = []
+        self.jitter: list[tuple[int, str]] = []  # per sample: grid step and the rule a jittered corner must obey
         for i, entry in enumerate(cache.entries):
             if len(entry.shape) != len(self.patch_size):
                 raise ShapeError(f"patch size {self.patch_size} does not fit sample {entry.name} of shape "
                                  f"{entry.shape}")
-            corners = self._corners(i)
+            corners, step, rule = self._corners(i)
             if corners.shape[0] == 0:
                 log.warning("%s: no patch of %s lies inside the object and off its anomaly mask; left out",
                             entry.name, self.patch_size)
                 continue
             self.samples.append(i)
             self.candidates.append(corners)
+            self.jitter.append((step, rule))
         if not self.samples:
             raise DataSourceError(f"no training sample has a patch of {self.patch_size} inside its object and off "
                                   "its anomaly mask")
+        #: Whether every sample is exactly one patch (whole-sample training).
+        self.whole_samples = all(cache.entries[i].shape == self.patch_size for i in self.samples)
 
-    @property
-    def whole_samples(self) -> bool:
-        """Whether every sample is exactly one patch."""
-        return all(self.cache.entries[i].shape == self.patch_size for i in self.samples)
+    def _corners(self, index: int) -> tuple[np.ndarray, int, str]:
+        """Candidate patch corners ``(K, dims)`` of sample ``index`` (see the class docstring), with the grid step.
 
-    def _corners(self, index: int) -> np.ndarray:
-        """Candidate patch corners ``(K, dims)`` of sample ``index`` (see the class docstring)."""
+        The third value is the rule a jittered corner must obey: ``object`` (centre in the object), ``clear`` (also
+        off the anomaly mask) or ``none`` (no jitter).
+        """
         entry = self.cache.entries[index]
         patch = self.patch_size
         shape = entry.shape
         padded = tuple(max(s, p) for s, p in zip(shape, patch, strict=True))
         if padded == patch:
-            return np.zeros((1, len(patch)), dtype=np.int64)
+            return np.zeros((1, len(patch)), dtype=np.int64), 1, "none"
         ranges = [p_ - p for p_, p in zip(padded, patch, strict=True)]  # corners 0..range per axis
         step = 1
         while int(np.prod([r // step + 1 for r in ranges])) > MAX_CANDIDATES:
@@ -238,15 +243,29 @@ class PatchDataset(Dataset[dict[str, Any]]):
         centre_index = tuple(centres.T)
         if entry.label and mask is not None:  # a labelled anomaly: patches on its anomaly
             inside = _padded_to(mask, padded)[centre_index] > 0
-            return corners[inside] if inside.any() else corners[objects[centre_index] > 0]
+            return (corners[inside], 1, "none") if inside.any() else (corners[objects[centre_index] > 0], 1, "none")
         keep = objects[centre_index] > 0
         if self.avoid_masks and mask is not None and bool(np.any(mask)):
             near = ndimage.maximum_filter(_padded_to(mask, padded), size=patch, mode="constant", cval=0)
             clear = near[centre_index] == 0
-            keep = keep & clear if bool((keep & clear).any()) else clear
-        elif not keep.any():
-            keep = np.ones(len(corners), dtype=bool)
-        return corners[keep]
+            if bool((keep & clear).any()):
+                return corners[keep & clear], step, "clear"
+            return corners[clear], 1, "none"
+        if not keep.any():
+            return corners, 1, "none"
+        return corners[keep], step, "object"
+
+    def _obeys(self, sample: int, corner: np.ndarray, rule: str) -> bool:
+        """Whether a (jittered) corner of ``sample`` still obeys ``rule`` (see :meth:`_corners`)."""
+        shape = self.cache.entries[sample].shape
+        centre = tuple(int(c) + p // 2 for c, p in zip(corner, self.patch_size, strict=True))
+        if any(c >= s for c, s in zip(centre, shape, strict=True)) or not self.cache.objects(sample)[centre]:
+            return False
+        if rule == "clear":
+            mask = self.cache.mask(sample)
+            region = tuple(slice(int(c), int(c) + p) for c, p in zip(corner, self.patch_size, strict=True))
+            return mask is None or not bool(np.any(mask[region]))
+        return True
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the patches of ``epoch`` (the training loop calls this before each epoch)."""
@@ -262,9 +281,17 @@ class PatchDataset(Dataset[dict[str, Any]]):
         """``(sample, corner)``: the cached sample and the patch corner item ``index`` gets at its ``draw``-th draw."""
         position = index % len(self.samples)
         candidates = self.candidates[position]
+        sample = self.samples[position]
         rng = np.random.default_rng([self.seed, self.epoch, draw])
         corner = candidates[int(rng.integers(len(candidates)))] if len(candidates) > 1 else candidates[0]
-        return self.samples[position], tuple(int(c) for c in corner)
+        step, rule = self.jitter[position]
+        if step > 1 and rule != "none":
+            shape = self.cache.entries[sample].shape
+            ranges = np.asarray([max(s, p) - p for s, p in zip(shape, self.patch_size, strict=True)])
+            moved = np.clip(corner + rng.integers(-(step // 2), step - step // 2, size=len(ranges)), 0, ranges)
+            if self._obeys(sample, moved, rule):
+                corner = moved
+        return sample, tuple(int(c) for c in corner)
 
     def item(self, index: int, draw: int) -> dict[str, Any]:
         """The patch of item ``index`` (sample ``index % samples``) for the ``draw``-th draw of the epoch."""
