@@ -12,6 +12,7 @@ Batches prepend ``N``: ``(N, C, H, W)``, ``(N, C, D, H, W)``, ``(N, bands, H, W)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -77,3 +78,16 @@ class ArrayMeta:
     wavelengths: list[float] | None = None
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def voxel_size(self) -> tuple[float, ...] | None:
+        """``spacing`` as floats when it is usable (every value finite and positive), else None (unknown).
+
+        A header can hold a spacing of 0 or NaN; anything that resamples or draws by spacing reads this instead.
+        """
+        if self.spacing is None:
+            return None
+        values = tuple(float(s) for s in self.spacing)
+        if not values or not all(math.isfinite(v) and v > 0 for v in values):
+            return None
+        return values

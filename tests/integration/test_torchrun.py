@@ -67,6 +67,11 @@ def test_two_processes_write_one_run_that_loads_and_scores_like_any_other(distri
     detector = load_detector(run, device="cpu")
     array, meta = read(_test_files(manifest)[0])
     assert np.isfinite(detector.score([array], spacing=[meta.spacing])).all()
+    # the threshold was fitted, on both processes' shares of the held-out normals, by the network that was saved
+    rows = list(csv.DictReader(manifest.open()))
+    val = [read(manifest.parent / r["path"]) for r in rows if r["split"] == "val" and r["label"] == "normal"]
+    scores = detector.score([a for a, _ in val], spacing=[m.spacing for _, m in val])
+    np.testing.assert_allclose(scores, state["val_scores"], rtol=1e-5)
 
 
 def test_score_and_explain_shard_their_inputs_and_print_each_result_once(distributed_run, tmp_path):

@@ -2,12 +2,10 @@
 
 Every detector that scores by pooling a map (RX, the deep detectors) calls :func:`pool_maps`, so ``mean``,
 ``topk`` and ``max`` mean the same everywhere. Padded inputs (a batch of samples of different sizes padded to one
-grid) pass ``extent`` or ``valid``: padding cells then never count, neither in the mean nor among the top cells.
+grid) pass ``valid``: padding cells then never count, neither in the mean nor among the top cells.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import torch
 
@@ -59,14 +57,13 @@ def pool_maps(
     pooling: str,
     topk_fraction: float = 0.01,
     *,
-    extent: torch.Tensor | Sequence[Sequence[int]] | None = None,
     valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pool anomaly maps ``(N, 1, *spatial)`` into sample scores ``(N,)``.
 
     Example:
         >>> pool_maps(maps, "topk", 0.01)                   # maps (N, 1, H, W) -> (N,)
-        >>> pool_maps(padded, "mean", extent=[(40, 50), (20, 28)])  # each sample's own (H, W) at the top left
+        >>> pool_maps(padded, "mean", valid=inside)           # padding cells (inside False) never count
 
     Args:
         maps: Anomaly maps ``(N, 1, *spatial)`` (2D ``(N, 1, H, W)`` or 3D ``(N, 1, D, H, W)``), higher = more
@@ -74,11 +71,8 @@ def pool_maps(
         pooling: ``mean`` (mean of the cells), ``topk`` (mean of the ``max(1, round(topk_fraction * cells))``
             highest cells; ``round`` halves to even, as Python's) or ``max`` (the highest cell).
         topk_fraction: Fraction of the cells ``topk`` averages, in ``(0, 1]``; unused by the others.
-        extent: Per-sample size of the unpadded map, ``(N, len(spatial))`` integers: sample ``i`` occupies the
-            leading cells ``[:extent[i][0], :extent[i][1], ...]`` of the grid (inputs padded at the end of each
-            axis) and the other cells are padding. Give ``valid`` instead for any other layout.
-        valid: Bool mask ``(N, 1, *spatial)``, True on the cells that count. With ``extent`` or ``valid``, a
-            padding cell never counts: ``mean`` averages the valid cells only, ``topk`` takes its fraction of each
+        valid: Bool mask ``(N, 1, *spatial)``, True on the cells that count. With ``valid``, a padding cell never
+            counts: ``mean`` averages the valid cells only, ``topk`` takes its fraction of each
             sample's valid cell count and its cells among the valid ones, ``max`` ignores padding.
 
     Returns:
@@ -86,9 +80,9 @@ def pool_maps(
 
     Raises:
         UnknownNameError: ``pooling`` is not one of :data:`POOLINGS` (the message lists them).
-        ShapeError: ``maps`` is not ``(N, 1, *spatial)`` with cells, or ``valid`` / ``extent`` does not fit it.
-        ConfigError: ``topk_fraction`` is outside ``(0, 1]`` for ``topk``, both ``extent`` and ``valid`` are given,
-            ``valid`` is not bool, an extent is outside ``[1, size]``, or a sample has no valid cell.
+        ShapeError: ``maps`` is not ``(N, 1, *spatial)`` with cells, or ``valid`` does not fit it.
+        ConfigError: ``topk_fraction`` is outside ``(0, 1]`` for ``topk``, ``valid`` is not bool, or a sample has
+            no valid cell.
     """
     pool = _POOLERS.get(pooling)
     if maps.ndim < 3 or maps.shape[1] != 1 or maps.shape[2:].numel() == 0:
@@ -97,18 +91,12 @@ def pool_maps(
         raise ConfigError(f"topk_fraction must be in (0, 1]; got {topk_fraction!r}")
     if not maps.is_floating_point():
         maps = maps.float()
-    mask = _valid_cells(maps, extent, valid)
+    mask = _valid_cells(maps, valid)
     return pool(maps.flatten(1), None if mask is None else mask.flatten(1), topk_fraction)
 
 
-def _valid_cells(
-    maps: torch.Tensor, extent: torch.Tensor | Sequence[Sequence[int]] | None, valid: torch.Tensor | None
-) -> torch.Tensor | None:
+def _valid_cells(maps: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor | None:
     """The bool mask ``(N, 1, *spatial)`` of the cells that count, checked; None when every cell counts."""
-    if extent is not None and valid is not None:
-        raise ConfigError("give extent or valid to exclude padding, not both")
-    if extent is not None:
-        valid = _extent_mask(maps, extent)
     if valid is None:
         return None
     if valid.dtype != torch.bool:
@@ -121,24 +109,3 @@ def _valid_cells(
     return valid.to(maps.device)
 
 
-def _extent_mask(maps: torch.Tensor, extent: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
-    """The mask of the leading ``extent[i]`` cells of each sample's grid."""
-    spatial = tuple(maps.shape[2:])
-    try:
-        sizes = torch.as_tensor(extent, device=maps.device)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise ShapeError(f"extent must be integers (N, spatial dims) = ({maps.shape[0]}, {len(spatial)}); got "
-                         f"{extent!r} ({error})") from error
-    if sizes.shape != (maps.shape[0], len(spatial)) or sizes.is_floating_point() or sizes.dtype == torch.bool:
-        raise ShapeError(f"extent must be integers (N, spatial dims) = ({maps.shape[0]}, {len(spatial)}) for maps of "
-                         f"shape {tuple(maps.shape)}; got {sizes.dtype} of shape {tuple(sizes.shape)}")
-    limits = torch.tensor(spatial, device=maps.device)
-    if bool(((sizes < 1) | (sizes > limits)).any()):
-        raise ConfigError(f"each extent must be in [1, size] per axis, sizes {spatial}; got {sizes.tolist()}")
-    mask = torch.ones(maps.shape, dtype=torch.bool, device=maps.device)
-    for axis, size in enumerate(spatial):
-        inside = torch.arange(size, device=maps.device)[None, :] < sizes[:, axis : axis + 1]  # (N, size)
-        view = [maps.shape[0], 1] + [1] * len(spatial)
-        view[2 + axis] = size
-        mask &= inside.reshape(view)
-    return mask

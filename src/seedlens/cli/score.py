@@ -80,7 +80,7 @@ def _score_files(detector: Any, paths: list[tuple[int, Path]],
 
     for _, path in paths:
         array, meta = read(path, modality=detector.modality_)
-        spacing = [meta.spacing] if meta.spacing is not None else None
+        spacing = [meta.voxel_size]
         if with_maps:
             scores, heatmaps = detector.score_and_explain([array], normalize=normalize, spacing=spacing)
             yield path, float(scores[0]), (heatmaps[0], array, meta)
@@ -140,7 +140,7 @@ def _score_hub(detector: Any, run: Path, hub: str, where: str | None,
     def predictions() -> Iterator[tuple[str, float, Any]]:
         for k in range(len(samples)):
             sample = samples.load(k)
-            spacing = [sample.meta.spacing] if sample.meta.spacing is not None else None
+            spacing = [sample.meta.voxel_size]
             if to_hub:
                 value, heatmaps = detector.score_and_explain([sample.array], spacing=spacing)
                 scored.append((keys[k], float(value[0])))

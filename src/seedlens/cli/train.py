@@ -30,8 +30,8 @@ def train(
     epochs: Annotated[int | None, typer.Option(
         help="Training epochs (default: 30, a small training set repeated within each to at least 500 steps).")] = None,
     image_size: Annotated[int | None, typer.Option(
-        help="Fit whole samples into S×S (2D) or S×S×S (3D), aspect kept (default: images 64 px, volumes and "
-        "cubes at native resolution).")] = None,
+        help="Fit whole samples into S×S (2D) or S×S×S (3D), aspect kept (default: images at the backbone's size, "
+        "volumes and cubes at native resolution).")] = None,
     spacing: Annotated[str | None, typer.Option(
         help="Voxel size to resample to: auto (volumes: the training median), one number, or one per axis "
         "(e.g. 3,0.7,0.7). Scans without a spacing (TIFF, PNG) count as isotropic.")] = None,

@@ -9,7 +9,8 @@ patches from memory maps of these files: only the patch is read, never the data 
 automatic foreground: background air is not a patch), and a patch of a normal sample never touches a voxel of its
 anomaly mask, so a one-class detector can train on the healthy tissue of scans that also hold lesions. Which patch
 an item gets depends only on ``(seed, epoch, draw)``: a resumed run, and a run with any number of DataLoader
-workers or processes, draws the same patches.
+workers or processes, draws the same patches. The training loop repeats a small data set within an epoch by
+asking for more draws (``item(index, draw)``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from seedlens.data.samples import SampleSet
 from seedlens.data.transforms.geometry import mask_on_grid, pad_end
 from seedlens.data.transforms.intensity import IntensityMap
 from seedlens.data.transforms.preprocessor import Preprocessor
-from seedlens.errors import DataSourceError, ReadError, ShapeError
+from seedlens.errors import ConfigError, DataSourceError, ReadError, ShapeError
 
 __all__ = ["CachedSample", "PatchDataset", "PreprocessedCache"]
 
@@ -55,7 +56,6 @@ class CachedSample:
         intensity: The sample's intensity map, as ``IntensityMap`` fields.
         minimum: The sample's smallest value before the intensity map (what padding uses).
         has_mask: Whether an anomaly mask was cached.
-        spacing_known: Whether the sample carried its voxel size.
     """
 
     name: str
@@ -64,7 +64,6 @@ class CachedSample:
     intensity: dict[str, list[float]]
     minimum: float
     has_mask: bool
-    spacing_known: bool
 
     @property
     def intensity_map(self) -> IntensityMap:
@@ -119,8 +118,10 @@ class PreprocessedCache:
         pending: list[tuple[dict[str, Any], int, tuple[float, float] | None]] = []
         for i in range(len(samples)):
             sample = samples.load(i)
-            spacing = tuple(sample.meta.spacing) if sample.meta.spacing is not None else None
-            x, geometry = preprocessor.resample(sample.array, spacing)
+            try:
+                x, geometry = preprocessor.resample(sample.array, sample.meta.voxel_size)
+            except (ShapeError, ConfigError) as error:  # name the scan: it is one of many
+                raise type(error)(f"{samples.name(i)}: {error}") from error
             objects = preprocessor.foreground(x, sample.object_mask, geometry)
             fitter.add(x, objects)
             stats = preprocessor.sample_stats(x)
@@ -129,10 +130,11 @@ class PreprocessedCache:
             np.save(out / f"{i:06d}_x.npy", np.ascontiguousarray(x, dtype=np.float32))
             np.save(out / f"{i:06d}_object.npy", pad_end(objects[None].astype(np.uint8), geometry.output_shape, 0)[0])
             if sample.mask is not None:
-                np.save(out / f"{i:06d}_mask.npy", mask_on_grid(sample.mask, geometry).astype(np.uint8))
+                anomaly = mask_on_grid(sample.mask, geometry, any_coverage=True)
+                np.save(out / f"{i:06d}_mask.npy", anomaly.astype(np.uint8))
             pending.append(({
                 "name": samples.name(i), "label": samples.label(i), "shape": [int(n) for n in x.shape[1:]],
-                "minimum": minimum, "has_mask": sample.mask is not None, "spacing_known": geometry.spacing_known,
+                "minimum": minimum, "has_mask": sample.mask is not None,
             }, int(x.shape[0]), stats))
             del sample, x
             if progress is not None:
@@ -182,7 +184,6 @@ class PatchDataset(Dataset[dict[str, Any]]):
         cache: The preprocessed samples.
         patch_size: Spatial patch size, one value per axis.
         seed: Seed of the draws.
-        repeats: Items per sample and epoch (a small data set repeated within each epoch).
         avoid_masks: Keep the patches of normal samples off their anomaly masks.
 
     Raises:
@@ -190,12 +191,11 @@ class PatchDataset(Dataset[dict[str, Any]]):
         ShapeError: ``patch_size`` does not fit the samples' dimensionality.
     """
 
-    def __init__(self, cache: PreprocessedCache, patch_size: Sequence[int], seed: int = 0, repeats: int = 1,
+    def __init__(self, cache: PreprocessedCache, patch_size: Sequence[int], seed: int = 0,
                  avoid_masks: bool = True) -> None:
         self.cache = cache
         self.patch_size = tuple(int(p) for p in patch_size)
         self.seed = int(seed)
-        self.repeats = int(repeats)
         self.epoch = 0
         self.avoid_masks = avoid_masks
         self.samples: list[int] = []
@@ -235,15 +235,19 @@ class PatchDataset(Dataset[dict[str, Any]]):
         step = 1
         while int(np.prod([r // step + 1 for r in ranges])) > MAX_CANDIDATES:
             step += 1
-        grids = np.meshgrid(*[np.arange(0, r + 1, step) for r in ranges], indexing="ij")
+        axes = [np.unique(np.r_[np.arange(0, r + 1, step), r]) for r in ranges]  # the far end included
+        grids = np.meshgrid(*axes, indexing="ij")
         corners = np.stack([g.reshape(-1) for g in grids], axis=1)
         centres = corners + np.asarray([p // 2 for p in patch])
         objects = _padded_to(self.cache.objects(index), padded)
         mask = self.cache.mask(index)
         centre_index = tuple(centres.T)
-        if entry.label and mask is not None:  # a labelled anomaly: patches on its anomaly
-            inside = _padded_to(mask, padded)[centre_index] > 0
-            return (corners[inside], 1, "none") if inside.any() else (corners[objects[centre_index] > 0], 1, "none")
+        if entry.label and mask is not None and bool(np.any(mask)):  # a labelled anomaly: patches centred on it
+            voxels = np.argwhere(np.asarray(mask) > 0)  # every anomalous voxel, however small the anomaly
+            if len(voxels) > MAX_CANDIDATES:
+                voxels = voxels[:: -(-len(voxels) // MAX_CANDIDATES)]
+            on_anomaly = np.clip(voxels - np.asarray([p // 2 for p in patch]), 0, np.asarray(ranges))
+            return np.unique(on_anomaly, axis=0), 1, "none"
         keep = objects[centre_index] > 0
         if self.avoid_masks and mask is not None and bool(np.any(mask)):
             near = ndimage.maximum_filter(_padded_to(mask, padded), size=patch, mode="constant", cval=0)
@@ -272,7 +276,7 @@ class PatchDataset(Dataset[dict[str, Any]]):
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.samples) * self.repeats
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.item(index, index)
@@ -299,9 +303,8 @@ class PatchDataset(Dataset[dict[str, Any]]):
         entry = self.cache.entries[sample]
         region = tuple(slice(int(c), int(c) + p) for c, p in zip(corner, self.patch_size, strict=True))
         x = np.array(self.cache.array(sample)[(slice(None), *region)], dtype=np.float32)
+        x = pad_end(x, self.patch_size, entry.minimum)  # before the intensity map, as Preprocessor.pad does
         x = entry.intensity_map(x, out=x)
-        pad_value = float(entry.intensity_map(np.full((x.shape[0], 1), entry.minimum, np.float32)).min())
-        x = pad_end(x, self.patch_size, pad_value)
         stored = self.cache.mask(sample)
         if entry.label:
             mask = (np.ones((1, *self.patch_size), np.float32) if stored is None

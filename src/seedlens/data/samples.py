@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -36,9 +35,9 @@ class SampleSet:
         """1 if sample ``index`` is anomalous, else 0 (known without reading the sample)."""
         raise NotImplementedError
 
-    def has_mask(self, index: int) -> bool:
-        """Whether sample ``index`` comes with a ground-truth anomaly mask (known without reading it)."""
-        raise NotImplementedError
+    def spacing(self, index: int) -> tuple[float, ...] | None:
+        """The voxel size of sample ``index`` (None when unknown), read as cheaply as its format allows."""
+        return self.load(index).meta.voxel_size
 
     def subset(self, indices: Sequence[int]) -> SampleSet:
         """The samples at ``indices``, in that order."""
@@ -88,9 +87,13 @@ class RecordSamples(SampleSet):
         """1 if record ``index`` is anomalous, else 0."""
         return int(self.records[index].is_anomalous)
 
-    def has_mask(self, index: int) -> bool:
-        """Whether record ``index`` lists a mask file."""
-        return self.records[index].mask is not None
+    def spacing(self, index: int) -> tuple[float, ...] | None:
+        """The voxel size of record ``index`` from its file's header where the format has one (NIfTI)."""
+        if self.reader is not None:
+            return super().spacing(index)
+        from seedlens.io import read_meta
+
+        return read_meta(self.records[index].path, modality=self.modality).voxel_size
 
     def subset(self, indices: Sequence[int]) -> RecordSamples:
         """The records at ``indices``."""
@@ -131,7 +134,7 @@ class ArraySamples(SampleSet):
         if len(self.labels_) != n or len(self.masks) != n:
             raise ShapeError(f"labels and masks must have one entry per sample ({n}); got "
                              f"{len(self.labels_)} labels and {len(self.masks)} masks")
-        self.spacing = None if spacing is None else tuple(float(s) for s in spacing)
+        self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
 
     def __len__(self) -> int:
         return len(self.arrays_)
@@ -141,31 +144,24 @@ class ArraySamples(SampleSet):
         array = np.asarray(self.arrays_[index])
         record = Record(path=Path(f"<array {index}>"), label=str(self.labels_[index]), split="train",
                         is_anomalous=bool(self.labels_[index]))
-        meta = ArrayMeta(modality=self.modality, spacing=self.spacing)
+        meta = ArrayMeta(modality=self.modality, spacing=self.spacing_)
         return LoadedSample(array=array, meta=meta, mask=self.masks[index], object_mask=None, record=record)
 
     def label(self, index: int) -> int:
         """The given label of sample ``index``."""
         return self.labels_[index]
 
-    def has_mask(self, index: int) -> bool:
-        """Whether a mask was given for sample ``index``."""
-        return self.masks[index] is not None
+    def spacing(self, index: int) -> tuple[float, ...] | None:
+        """The voxel size given for every sample."""
+        return self.spacing_
 
     def subset(self, indices: Sequence[int]) -> ArraySamples:
         """The samples at ``indices``."""
         return ArraySamples([self.arrays_[i] for i in indices], self.modality, [self.labels_[i] for i in indices],
-                            [self.masks[i] for i in indices], self.spacing)
+                            [self.masks[i] for i in indices], self.spacing_)
 
     def arrays(self) -> list[np.ndarray]:
         """The arrays as given."""
         return [np.asarray(a) for a in self.arrays_]
 
 
-def first_sample_modality(samples: SampleSet, hint: Any = None) -> Modality:
-    """The modality of a sample set: ``hint`` if given, else what its first sample was read as."""
-    if hint:
-        return Modality.parse(hint)
-    if isinstance(samples, ArraySamples):
-        return samples.modality
-    return Modality.parse(samples.load(0).meta.modality)

@@ -51,15 +51,6 @@ def stack_or_list(maps: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     return maps
 
 
-def normal_train_val(
-    data: Any, modality: Modality | None, val_fraction: float, seed: int
-) -> tuple[list[np.ndarray], list[np.ndarray], Modality]:
-    """Normal training and validation arrays and the modality (see ``seedlens.detectors._intake``)."""
-    from seedlens.detectors._intake import normal_train_val as split
-
-    return split(data, modality, val_fraction, seed)
-
-
 def even_counts(sizes: Sequence[int], total: int) -> np.ndarray:
     """How many items to draw from each of several pools of ``sizes`` so that ``min(total, sum(sizes))`` are
     drawn as evenly as possible: a pool smaller than its share gives all it has, the others make up the rest.

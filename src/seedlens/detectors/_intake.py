@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from seedlens.data.samples import ArraySamples, RecordSamples, SampleSet, first_sample_modality
+from seedlens.data.loading import LoadedSample
+from seedlens.data.samples import ArraySamples, RecordSamples, SampleSet
 from seedlens.detectors._inputs import as_array_list, infer_modality
 from seedlens.detectors._labels import labelled_arrays
 from seedlens.errors import ConfigError, DataSourceError
@@ -16,7 +17,7 @@ from seedlens.types import Modality
 
 @dataclass
 class TrainingData:
-    """Samples a detector trains and calibrates on, already split; nothing is loaded yet.
+    """Samples a detector trains and calibrates on, already split; nothing is loaded but (perhaps) the first.
 
     Attributes:
         train: Training samples (normals, plus labelled anomalies if the detector uses them).
@@ -27,6 +28,13 @@ class TrainingData:
     train: SampleSet
     val_normal: SampleSet
     modality: Modality
+    _first: LoadedSample | None = field(default=None, repr=False)
+
+    def first(self) -> LoadedSample:
+        """The first training sample, read once."""
+        if self._first is None:
+            self._first = self.train.load(0)
+        return self._first
 
     @property
     def train_labels(self) -> list[int]:
@@ -42,6 +50,7 @@ def training_data(
     val_fraction: float,
     seed: int,
     labelled: bool = False,
+    spacing: Any = None,
 ) -> TrainingData:
     """Split ``data`` into training samples and normal validation samples.
 
@@ -55,6 +64,7 @@ def training_data(
         seed: Seed of the held-out draw.
         labelled: Keep the anomalous training samples (a detector that learns from labelled anomalies);
             otherwise only normal samples train.
+        spacing: For arrays: their voxel size (one value per spatial axis, for every sample); None: unknown.
 
     Raises:
         DataSourceError: the source has no normal training samples.
@@ -69,10 +79,14 @@ def training_data(
         train_records = [r for r in data.records("train") if labelled or not r.is_anomalous]
         if not any(not r.is_anomalous for r in train_records):
             raise DataSourceError(f"{getattr(data, 'root', data)}: no normal samples in the 'train' split")
-        train: SampleSet = RecordSamples(train_records, modality)
-        resolved = first_sample_modality(train, modality)
-        train = RecordSamples(train_records, modality or resolved)
-        val: SampleSet = RecordSamples(data.records("val", normal_only=True), modality or resolved)
+        first = None
+        if modality:
+            resolved = Modality.parse(modality)
+        else:  # the first file decides (its reader knows what it holds); it is kept for the plan
+            first = RecordSamples(train_records[:1]).load(0)
+            resolved = Modality.parse(first.meta.modality)
+        train: SampleSet = RecordSamples(train_records, resolved)
+        val: SampleSet = RecordSamples(data.records("val", normal_only=True), resolved)
     else:
         if y is None:
             arrays, labels = as_array_list(data), []
@@ -87,11 +101,13 @@ def training_data(
         if not any(labels[i] == 0 for i in keep):
             raise ConfigError(f"y labels all {len(arrays)} samples anomalous (1); a one-class fit needs normal "
                               "samples (0)")
-        train = ArraySamples([arrays[i] for i in keep], resolved, [labels[i] for i in keep])
-        val = ArraySamples([], resolved)
+        train = ArraySamples([arrays[i] for i in keep], resolved, [labels[i] for i in keep], spacing=spacing)
+        val = ArraySamples([], resolved, spacing=spacing)
+        first = None
     if len(val) == 0:
         train, val = hold_out(train, val_fraction, rng)
-    return TrainingData(train, val, resolved)
+        first = None  # the first sample may have been held out
+    return TrainingData(train, val, resolved, first)
 
 
 def hold_out(samples: SampleSet, fraction: float, rng: np.random.Generator) -> tuple[SampleSet, SampleSet]:
@@ -107,12 +123,12 @@ def hold_out(samples: SampleSet, fraction: float, rng: np.random.Generator) -> t
 
 
 def normal_train_val(
-    data: Any, modality: Modality | None, val_fraction: float, seed: int
+    data: Any, y: Any, modality: Modality | None, val_fraction: float, seed: int
 ) -> tuple[list[np.ndarray], list[np.ndarray], Modality]:
     """Normal training and validation arrays and the modality, for detectors that keep every sample in memory.
 
-    The split of :func:`training_data` (normal samples only), with the arrays read.
+    The split of :func:`training_data` (normal samples only: ``y == 0`` for arrays), with the arrays read.
     """
-    split = training_data(data, modality=modality, val_fraction=val_fraction, seed=seed)
+    split = training_data(data, y, modality=modality, val_fraction=val_fraction, seed=seed)
     return split.train.arrays(), split.val_normal.arrays(), split.modality
 

@@ -1,4 +1,4 @@
-"""scikit-learn's ``fit(X, y)``: per-sample labels of an array batch, and the normal samples a one-class fit keeps."""
+"""scikit-learn's ``fit(X, y)``: the per-sample labels of an array batch, checked."""
 
 from __future__ import annotations
 
@@ -30,22 +30,3 @@ def labelled_arrays(data: Any, y: Any) -> tuple[list[np.ndarray], np.ndarray]:
     if labels.shape[0] != len(arrays):
         raise ShapeError(f"y must have one label per sample ({len(arrays)},); got shape {tuple(labels.shape)}")
     return arrays, labels
-
-
-def normal_only(data: Any, y: Any | None) -> Any:
-    """What a one-class detector fits on: ``data`` itself without ``y``, else its samples labelled 0 (normal).
-
-    Returns:
-        ``data`` unchanged when ``y`` is None, else the list of its normal samples ``(C, *spatial)``.
-
-    Raises:
-        ConfigError: ``y`` comes with a data source, a label is not 0/1, or no sample is labelled normal.
-        ShapeError: ``y`` is not 1-D with one label per sample.
-    """
-    if y is None:
-        return data
-    arrays, labels = labelled_arrays(data, y)
-    normal = [array for array, anomalous in zip(arrays, labels, strict=True) if not anomalous]
-    if not normal:
-        raise ConfigError(f"y labels all {len(arrays)} samples anomalous (1); a one-class fit needs normal samples (0)")
-    return normal

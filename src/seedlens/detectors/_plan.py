@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from seedlens.data.samples import RecordSamples, SampleSet
+from seedlens.data.samples import SampleSet
+from seedlens.data.transforms.geometry import per_axis
 from seedlens.detectors.config import DeepDetectorConfig
-from seedlens.errors import ConfigError
 from seedlens.inference.windows import round_up
 from seedlens.types import Modality
 
@@ -97,13 +97,8 @@ def target_spacing(config: DeepDetectorConfig, modality: Modality, train: Sample
     if config.spacing is None:
         return None, 0
     if config.spacing != "auto":
-        given = config.spacing if isinstance(config.spacing, Sequence) else (config.spacing,)
-        values = tuple(float(v) for v in given)
-        if len(values) == 1:
-            values *= dims
-        if len(values) != dims:
-            raise ConfigError(f"spacing must be one number or {dims} (one per spatial axis of a {modality.value}); "
-                              f"got {config.spacing!r}")
+        assert not isinstance(config.spacing, str)  # "auto" is the only string the config accepts
+        values = per_axis(f"spacing of a {modality.value}", config.spacing, dims)
         return values, sum(spacing is None for spacing in _spacings(train))
     if modality is not Modality.VOLUME:
         return None, 0
@@ -116,15 +111,8 @@ def target_spacing(config: DeepDetectorConfig, modality: Modality, train: Sample
 
 
 def _spacings(train: SampleSet) -> list[tuple[float, ...] | None]:
-    """The voxel size of every training sample (a pass over the files for records; arrays have none)."""
-    if not isinstance(train, RecordSamples):
-        spacing = getattr(train, "spacing", None)
-        return [spacing] * len(train)
-    out: list[tuple[float, ...] | None] = []
-    for i in range(len(train)):
-        spacing = train.load(i).meta.spacing
-        out.append(tuple(float(s) for s in spacing) if spacing is not None else None)
-    return out
+    """The voxel size of every training sample, from the file headers where the format has them."""
+    return [train.spacing(i) for i in range(len(train))]
 
 
 def patch_size(config: DeepDetectorConfig, shapes: Sequence[tuple[int, ...]], multiple: int,
@@ -134,14 +122,11 @@ def patch_size(config: DeepDetectorConfig, shapes: Sequence[tuple[int, ...]], mu
     Every side is rounded up to ``multiple`` (the network's total stride, or what its decoder needs).
 
     Raises:
-        ConfigError: a given patch size has the wrong number of axes.
+        ConfigError: a given patch size has another number of values than 1 or the samples' axes.
     """
     dims = len(shapes[0])
     if config.patch_size is not None:
-        given = config.patch_size if isinstance(config.patch_size, Sequence) else (config.patch_size,) * dims
-        if len(given) != dims:
-            raise ConfigError(f"patch_size must be one number or {dims}; got {config.patch_size!r}")
-        return tuple(round_up(int(p), multiple) for p in given)
+        return tuple(round_up(int(p), multiple) for p in per_axis("patch_size", config.patch_size, dims))
     if image_size is not None:
         return tuple(round_up(image_size, multiple) for _ in range(dims))
     median = np.median(np.asarray(shapes), axis=0)
@@ -152,19 +137,17 @@ def window_size(config: DeepDetectorConfig, patch: tuple[int, ...], multiple: in
     """The sliding window at inference: given, else the largest of the patch, :data:`WINDOW_CAP` and ``smallest``."""
     dims = len(patch)
     if config.window_size is not None:
-        given = config.window_size if isinstance(config.window_size, Sequence) else (config.window_size,) * dims
-        if len(given) != dims:
-            raise ConfigError(f"window_size must be one number or {dims}; got {config.window_size!r}")
+        given = per_axis("window_size", config.window_size, dims)
         return tuple(round_up(max(int(w), smallest), multiple) for w in given)
     return tuple(round_up(max(p, WINDOW_CAP[dims], smallest), multiple) for p in patch)
 
 
-def auto_pooling(config: DeepDetectorConfig, modality: Modality, image_size: int | None) -> str:
-    """``score_pooling="auto"``: ``topk`` for volumes and for scans scored at native resolution (a small defect must
-    not vanish in the mean of a large map), ``mean`` for whole images and cubes (FCDD's own pooling)."""
+def auto_pooling(config: DeepDetectorConfig, modality: Modality) -> str:
+    """``score_pooling="auto"``: ``topk`` for volumes (a small defect must not vanish in the mean of a large map),
+    ``mean`` for images and cubes (FCDD's own pooling)."""
     if config.score_pooling != "auto":
         return config.score_pooling
-    return "topk" if modality is Modality.VOLUME or image_size is None else "mean"
+    return "topk" if modality is Modality.VOLUME else "mean"
 
 
 def describe(plan: Plan, patch: tuple[int, ...], window: tuple[int, ...]) -> dict[str, Any]:

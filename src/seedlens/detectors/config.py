@@ -46,8 +46,9 @@ class DeepDetectorConfig:
         modality: ``image``, ``volume`` or ``cube``; None infers it from the data.
         image_size: Fit every sample into S×S (2D) or S×S×S (3D), the aspect ratio kept (the long side scaled to S,
             the others padded) and train on whole samples. None: images are fitted into the backbone's native
-            size (64 px for ``fcdd32``) unless ``patch_size`` is given; volumes and cubes stay at their native
-            resolution (after ``spacing``) and train on patches.
+            size (28 px for ``fcdd28``, 32 for ``fcdd32``, 224 for ``fcdd224`` and EfficientNet, 64 otherwise)
+            unless ``patch_size`` is given; volumes and cubes stay at their native resolution (after ``spacing``)
+            and train on patches.
         spacing: Physical voxel size samples are resampled to: ``auto`` (volumes: the per-axis median of the
             training samples' spacings; images and cubes keep their pixel grid), a number or one per axis (any
             modality), or None (never resample). A sample whose spacing is unknown (TIFF stacks, PNG, arrays) is
@@ -56,9 +57,9 @@ class DeepDetectorConfig:
             the object, and off the anomaly mask of normal samples. None: the whole sample with ``image_size``,
             else the median training shape capped at 64 voxels (3D) or 128 pixels (2D). Rounded up to the
             network's stride.
-        window_size: Sliding window per axis at inference (native resolution); None: the largest of the patch
-            size, 96 voxels (3D) or 512 pixels (2D), and what the receptive field needs. Scans smaller than the
-            window are scored in one pass.
+        window_size: FCDD's sliding window per axis at inference; None: the largest of the patch size, 96 voxels
+            (3D) or 512 pixels (2D), and what the receptive field needs. Scans smaller than the window are scored
+            in one pass. The autoencoder and HSC slide their training patch.
         num_workers: DataLoader worker processes reading training patches (0: in the training process).
         intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``foreground`` for volumes — clipped
             to the 0.5/99.5 percentiles of the training foreground, then standardised, nnU-Net's rule for CT —,
@@ -81,8 +82,8 @@ class DeepDetectorConfig:
         val_fraction: Fraction of the normal training samples held out for the threshold when the data
             has no validation split.
         score_pooling: How a heatmap becomes a sample score: ``mean``, ``topk`` (mean of the highest
-            ``topk_fraction`` of cells) or ``max``; ``auto`` = ``mean`` for whole images and cubes, ``topk`` for
-            volumes and for anything scored at native resolution (a 1% void barely moves the mean of a volume).
+            ``topk_fraction`` of cells) or ``max``; ``auto`` = ``mean`` for images and cubes, ``topk`` for volumes
+            (a 1% void barely moves the mean of a volume). Padding never counts.
         topk_fraction: Fraction of map cells averaged by ``topk`` pooling.
         heatmap_quantile: Quantile at which heatmaps are clipped before display normalisation.
         test_time_flips: Average scores and heatmaps over every flip of the spatial axes at inference (4 passes

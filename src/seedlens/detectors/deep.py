@@ -23,8 +23,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import numbers
 import shutil
 import tempfile
+import warnings
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,6 +89,7 @@ class DeepDetector(Detector):
         run_dir: str | Path | None = None,
         resume: bool = False,
         progress: bool = True,
+        spacing: Any = None,
     ) -> DeepDetector:
         """Train on normal data (plus synthetic or given anomalies), then fit the threshold.
 
@@ -105,6 +108,8 @@ class DeepDetector(Detector):
                 preprocessed samples; needed for ``resume``.
             resume: Continue an interrupted training from ``run_dir``'s checkpoint.
             progress: Show progress bars.
+            spacing: For arrays: their voxel size (one value per spatial axis, the same for every sample); None:
+                unknown (isotropic). Files and hub samples carry their own.
 
         Returns:
             self, fitted.
@@ -119,33 +124,38 @@ class DeepDetector(Detector):
         config = self.get_config()
         info = dist_from_env()
         device = select_device(config.device, info.local_rank)
+        self._progress = progress
         with process_group(info, device):
             samples = training_data(data, y, modality=config.modality, val_fraction=config.val_fraction,
-                                    seed=config.seed, labelled=self._uses_labelled())
+                                    seed=config.seed, labelled=self._uses_labelled(), spacing=spacing)
             self.config_ = config
             self.modality_ = samples.modality
-            plan = self._plan(config, samples)
+            plan, template = self._plan(config, samples)
             with self._cache_folder(run_dir, info, device) as folder:
-                cache = self._preprocess(samples, plan, folder, info, device, progress)
+                cache = self._preprocess(samples, template, folder, info, device, progress)
                 self.preprocessor_ = cache.preprocessor
-                multiple = self._multiple(config)
+                self.input_multiple_ = multiple = self._multiple(config)
                 self.input_size_ = planning.patch_size(config, [e.shape for e in cache.entries], multiple,
                                                     plan.image_size)
                 torch.manual_seed(config.seed)
                 self.network_ = self._build_network(config).to(device)
-                self.window_size_ = planning.window_size(config, self.input_size_, multiple, self._smallest_window())
+                self.window_size_ = (planning.window_size(config, self.input_size_, multiple, self._smallest_window())
+                                     if self._cells else self.input_size_)  # dense maps slide the training patch
                 self.plan_ = planning.describe(plan, self.input_size_, self.window_size_)
                 self._train(cache, samples, config, device, run_dir, resume, progress)
                 self.network_.eval()
             self._calibrate(samples.val_normal, config, info)
         return self
 
-    def _plan(self, config: DeepDetectorConfig, samples: TrainingData) -> planning.Plan:
-        """Resolve backbone, whole-sample size, voxel size, intensity rule and pooling; set the fitted names."""
+    def _plan(self, config: DeepDetectorConfig, samples: TrainingData) -> tuple[planning.Plan, Any]:
+        """Resolve backbone, whole-sample size, voxel size, intensity rule and pooling; set the fitted names.
+
+        Returns the plan and the (unfitted) preprocessor it implies.
+        """
         from seedlens.data.transforms import Preprocessor
 
         modality = samples.modality
-        first = samples.train.load(0).array
+        first = samples.first().array
         if first.ndim != modality.spatial_dims + 1:
             layout = {2: "(C, H, W)", 3: "(C, D, H, W)"}[modality.spatial_dims]
             raise ShapeError(f"{modality.value} samples must be {layout}; got shape {tuple(first.shape)}")
@@ -160,8 +170,8 @@ class DeepDetector(Detector):
             raise ConfigError("intensity='window' needs window=(level, width), e.g. (-600, 1500) for lung CT")
         self.backbone_name_ = backbone
         self.in_channels_ = int(first.shape[0])
-        self.score_pooling_ = planning.auto_pooling(config, modality, size)
-        self._preprocessor_template = Preprocessor(
+        self.score_pooling_ = planning.auto_pooling(config, modality)
+        template = Preprocessor(
             size=(size,) * modality.spatial_dims if size is not None else None,
             channels=self.in_channels_,
             intensity=intensity,
@@ -169,7 +179,7 @@ class DeepDetector(Detector):
             spacing=spacing,
             keep_aspect=True,
         )
-        return planning.Plan(backbone, size, spacing, intensity, self.score_pooling_, unknown)
+        return planning.Plan(backbone, size, spacing, intensity, self.score_pooling_, unknown), template
 
     @contextmanager
     def _cache_folder(self, run_dir: str | Path | None, info: Any, device: torch.device) -> Iterator[Path]:
@@ -188,17 +198,28 @@ class DeepDetector(Detector):
             if info.is_main:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _preprocess(self, samples: TrainingData, plan: planning.Plan, folder: Path, info: Any, device: torch.device,
+    def _preprocess(self, samples: TrainingData, template: Any, folder: Path, info: Any, device: torch.device,
                     progress: bool) -> Any:
-        """Fit the preprocessing and write the preprocessed training samples (the first process only)."""
-        from seedlens.data.patches import PreprocessedCache
-        from seedlens.training.distributed import barrier
+        """Fit the preprocessing and write the preprocessed training samples (the first process only).
 
+        The other processes wait for the first one's outcome: if it failed, they stop too (with its message).
+        """
+        from seedlens.data.patches import PreprocessedCache
+        from seedlens.errors import DataSourceError
+        from seedlens.training.distributed import broadcast_object
+
+        failure: str | None = None
         if info.is_main:
-            with _progress_bar(progress and len(samples.train) > 1, "preprocessing") as update:
-                PreprocessedCache.build(samples.train, self._preprocessor_template, folder, seed=self.config_.seed,
-                                        progress=update)
-        barrier(info, device)
+            try:
+                with _progress_bar(progress and len(samples.train) > 1, "preprocessing") as update:
+                    PreprocessedCache.build(samples.train, template, folder, seed=self.config_.seed,
+                                            progress=update)
+            except BaseException as error:
+                broadcast_object(f"{type(error).__name__}: {error}", info)
+                raise
+        failure = broadcast_object(failure, info)
+        if failure is not None:
+            raise DataSourceError(f"the first process could not preprocess the training samples: {failure}")
         return PreprocessedCache(folder)
 
     def _train(self, cache: Any, samples: TrainingData, config: DeepDetectorConfig, device: torch.device,
@@ -206,8 +227,9 @@ class DeepDetector(Detector):
         """Train the network on random patches of the preprocessed samples."""
         from seedlens.data.patches import PatchDataset
         from seedlens.training import TrainConfig, train
+        from seedlens.training.distributed import broadcast_buffers, dist_from_env
 
-        dataset = PatchDataset(cache, self.input_size_, seed=config.seed, avoid_masks=not self._uses_labelled())
+        dataset = PatchDataset(cache, self.input_size_, seed=config.seed)
         epochs, repeats = training_budget(config.epochs, len(dataset), config.batch_size)
         train_config = TrainConfig(
             epochs=epochs,
@@ -240,6 +262,9 @@ class DeepDetector(Detector):
             "precision": result.precision,
         }
         self.budget_ = {"epochs": epochs, "samples_per_epoch": len(dataset) * repeats}
+        # DDP synchronises buffers (BatchNorm statistics) before each step, not after the last: every process scores
+        # its share of the held-out normals with the first process's network, the one that is saved
+        broadcast_buffers(self.network_, dist_from_env())
 
     def _calibrate(self, val_normal: Any, config: DeepDetectorConfig, info: Any) -> None:
         """Fit the threshold and the global heatmap normaliser on held-out normal samples, each process its share."""
@@ -297,6 +322,11 @@ class DeepDetector(Detector):
         check_normalize(normalize)
         arrays = as_array_list(x)
         spacings = _spacings(spacing, len(arrays))
+        target = self.preprocessor_.spacing
+        if target is not None and len(set(target)) > 1 and any(s is None for s in spacings):
+            warnings.warn(f"this detector resamples to the voxel size {target}; samples given without spacing are "
+                          f"taken as isotropic at {min(target)} (pass spacing= to score them as their files say)",
+                          stacklevel=3)
         scores, maps = [], []
         for score, heat in self._stream(list(zip(arrays, spacings, strict=True)), want_maps):
             scores.append(score)
@@ -330,20 +360,22 @@ class DeepDetector(Detector):
 
     def _score_group(self, group: list[tuple[np.ndarray, Any]], want_maps: bool, restore: bool,
                      device: torch.device, restore_map: Any) -> Iterator[tuple[float, np.ndarray | None]]:
-        from seedlens.data.transforms.geometry import pad_end
         from seedlens.inference.windows import round_up
 
-        prepared = [self.preprocessor_(array, spacing) for array, spacing in group]
         geometry = self.preprocessor_.geometry(tuple(group[0][0].shape[1:]), group[0][1])
         if self._cells:  # windows slide in steps of the network's stride: sides become multiples of it
-            padded = tuple(round_up(n, self._stride) for n in geometry.output_shape)
+            padded = tuple(round_up(n, self.input_multiple_) for n in geometry.output_shape)
         else:  # windows are training patches: sides become at least one patch
             padded = tuple(max(n, p) for n, p in zip(geometry.output_shape, self.input_size_, strict=True))
-        if len(prepared) == 1:  # one (large) scan: no stacked copy
-            batch = torch.from_numpy(pad_end(prepared[0], padded, float(prepared[0].min())))[None].to(device)
+        if len(group) == 1:  # one (large) scan: preprocessed and padded in one array, no stacked copy
+            batch = torch.from_numpy(self.preprocessor_(*group[0], pad_to=padded))[None].to(device)
         else:
-            batch = torch.from_numpy(np.stack([pad_end(x, padded, float(x.min())) for x in prepared])).to(device)
-        del prepared
+            stacked = np.empty((len(group), self.preprocessor_.output_shape(group[0][0].shape)[0], *padded),
+                               dtype=np.float32)
+            for k, (array, spacing) in enumerate(group):
+                stacked[k] = self.preprocessor_(array, spacing, pad_to=padded)
+            batch = torch.from_numpy(stacked).to(device)
+            del stacked
         passes = self._passes(batch, geometry.resampled_shape, want_maps)
         del batch  # the maps of a large scan are upsampled without its input in memory
         scores_np = torch.stack([p[1].float() for p in passes]).mean(dim=0).detach().cpu().numpy()
@@ -396,13 +428,6 @@ class DeepDetector(Detector):
         """Whether the scoring module's map is at cell resolution (stitched by cells) rather than dense."""
         return bool(self._module().cells)
 
-    @property
-    def _stride(self) -> int:
-        """What every input side must be a multiple of (:meth:`_multiple`, computed once)."""
-        stride = getattr(self, "_stride_cache", None)
-        if stride is None:
-            stride = self._stride_cache = self._multiple(self.config_)
-        return stride
 
     def _scan(self, x: torch.Tensor, extent: tuple[int, ...], flipped: tuple[int, ...],
               want_maps: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -413,12 +438,13 @@ class DeepDetector(Detector):
         the end of each axis, or at the start of the ``flipped`` axes); only map cells centred in it count.
         """
         from seedlens.inference.sliding_window import blend_windows, stitch_cells
+        from seedlens.inference.windows import round_up
 
         module = self._module()
         shape = tuple(int(s) for s in x.shape[2:])
         if module.cells:
             layout = module.layout
-            window = tuple(min(w, s) for w, s in zip(self.window_size_, shape, strict=True))
+            window = tuple(min(round_up(w, layout.jump), s) for w, s in zip(self.window_size_, shape, strict=True))
             with _window_progress(self) as update:
                 anomaly = stitch_cells(x, module.anomaly_map, window, layout, progress=update)
             centres = [torch.arange(n, device=x.device) * layout.jump + layout.shift for n in anomaly.shape[2:]]
@@ -456,7 +482,7 @@ class DeepDetector(Detector):
     def input_multiple(self) -> int:
         """What every spatial side of a :meth:`scoring_module` input must be a multiple of (the network's stride)."""
         self._check_fitted()
-        return self._stride
+        return int(self.input_multiple_)
 
     def _module(self) -> Any:
         """The scoring module of the current network, built once per network."""
@@ -466,12 +492,6 @@ class DeepDetector(Detector):
             module._network_id = id(self.network_)
             self._scoring = module
         return module
-
-    def pool_scores(self, maps: torch.Tensor) -> torch.Tensor:
-        """Pool anomaly maps ``(N, 1, *spatial)`` into sample scores ``(N,)`` with the fitted pooling."""
-        from seedlens.anomaly.pooling import pool_maps
-
-        return pool_maps(maps, self.score_pooling_, self.config_.topk_fraction)
 
     def _check_input(self, array: np.ndarray) -> None:
         expected = self.modality_.spatial_dims + 1
@@ -504,6 +524,7 @@ class DeepDetector(Detector):
             "backbone": self.backbone_name_,
             "input_size": list(self.input_size_),
             "window_size": list(self.window_size_),
+            "input_multiple": int(self.input_multiple_),
             "in_channels": self.in_channels_,
             "score_pooling": self.score_pooling_,
             "threshold": self.threshold_,
@@ -528,7 +549,9 @@ class DeepDetector(Detector):
         """
         from seedlens.data.transforms import Preprocessor
         from seedlens.explain import GlobalNormalizer
+        from seedlens.inference.windows import round_up
         from seedlens.training import select_device
+        from seedlens.training.distributed import dist_from_env
 
         folder, params, state = cls._read_saved(path, WEIGHTS_FILE)
         detector = cls(**params)
@@ -537,7 +560,6 @@ class DeepDetector(Detector):
         detector.modality_ = Modality.parse(state["modality"])
         detector.backbone_name_ = state["backbone"]
         detector.input_size_ = tuple(state["input_size"])
-        detector.window_size_ = tuple(state.get("window_size") or state["input_size"])
         detector.in_channels_ = int(state["in_channels"])
         detector.score_pooling_ = state["score_pooling"]
         detector.preprocessor_ = Preprocessor.from_dict(state["preprocessor"])
@@ -547,10 +569,14 @@ class DeepDetector(Detector):
         detector.budget_ = state.get("budget")  # None for detectors saved before the budget was recorded
         detector.plan_ = state.get("plan") or {}
         detector._load_extra_state(state)
+        detector.input_multiple_ = int(state.get("input_multiple") or detector._multiple(config))
+        # a detector saved before windows were recorded slid nothing: its window is its input, on the stride's grid
+        saved_window = state.get("window_size") or [round_up(n, detector.input_multiple_) for n in state["input_size"]]
+        detector.window_size_ = tuple(int(w) for w in saved_window)
         network = detector._build_network(config)
         weights = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         network.load_state_dict(weights, strict=True)
-        detector.network_ = network.to(select_device(device)).eval()
+        detector.network_ = network.to(select_device(device, dist_from_env().local_rank)).eval()
         detector.threshold_ = float(state["threshold"])
         return detector
 
@@ -601,6 +627,8 @@ def _valid_cells(centres: list[torch.Tensor], shape: tuple[int, ...], extent: tu
     masks = []
     for axis, (c, size, n) in enumerate(zip(centres, shape, extent, strict=True)):
         inside = c >= size - n - 0.5 if axis + 2 in flipped else c <= n - 0.5
+        if not bool(inside.any()):  # a side thinner than the first cell's centre: its nearest cell counts
+            inside = c == (c.max() if axis + 2 in flipped else c.min())
         view = [1] * len(centres)
         view[axis] = -1
         masks.append(inside.reshape(view))
@@ -615,7 +643,7 @@ def _spacings(spacing: Spacing, n: int) -> list[tuple[float, ...] | None]:
     if spacing is None:
         return [None] * n
     items: list[Any] = list(spacing)
-    if items and all(isinstance(v, int | float) for v in items):
+    if items and all(isinstance(v, numbers.Real) for v in items):  # one voxel size for all (numpy numbers too)
         one = tuple(float(v) for v in items)
         return [one] * n
     if len(items) != n:
@@ -628,8 +656,7 @@ def _items(items: Any) -> Iterator[tuple[np.ndarray, tuple[float, ...] | None]]:
     if hasattr(items, "load"):
         for i in range(len(items)):
             sample = items.load(i)
-            spacing = sample.meta.spacing
-            yield np.asarray(sample.array), (tuple(float(s) for s in spacing) if spacing is not None else None)
+            yield np.asarray(sample.array), sample.meta.voxel_size
         return
     for array, spacing in items:
         yield np.asarray(array), spacing
@@ -658,7 +685,7 @@ def _progress_bar(enabled: bool, description: str) -> Iterator[Any]:
 @contextmanager
 def _window_progress(detector: DeepDetector) -> Iterator[Any]:
     """A progress bar over the windows of one large scan (only shown for scans of many windows)."""
-    with _progress_bar(getattr(detector, "progress_", True), "sliding window") as update:
+    with _progress_bar(getattr(detector, "_progress", True), "sliding window") as update:
         if update is None:
             yield None
             return

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from seedlens.config import Interval, atomic_write_bytes, validate_config
-from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
-from seedlens.detectors._labels import normal_only
+from seedlens.detectors._inputs import as_array_list, even_counts, read_npz, stack_or_list
+from seedlens.detectors._intake import normal_train_val
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ShapeError
 from seedlens.types import Modality
@@ -169,8 +169,7 @@ class KNN(Detector):
         from seedlens.explain import GlobalNormalizer
 
         config: KNNConfig = self.get_config()
-        data = normal_only(data, y)
-        arrays, val, modality = normal_train_val(data, None, config.val_fraction, config.seed)
+        arrays, val, modality = normal_train_val(data, y, None, config.val_fraction, config.seed)
         if modality is not Modality.IMAGE:
             raise ShapeError(f"the knn detector works on images (C, H, W); got {modality.value} samples of shape "
                              f"{tuple(np.shape(arrays[0]))} (use fcdd or rx for volumes and cubes)")

@@ -42,8 +42,8 @@ from scipy import ndimage
 
 from seedlens.anomaly.pooling import POOLINGS, pool_maps
 from seedlens.config import Each, Interval, atomic_write_bytes, from_dict, validate_config
-from seedlens.detectors._inputs import as_array_list, even_counts, normal_train_val, read_npz, stack_or_list
-from seedlens.detectors._labels import normal_only
+from seedlens.detectors._inputs import as_array_list, even_counts, read_npz, stack_or_list
+from seedlens.detectors._intake import normal_train_val
 from seedlens.detectors.base import DETECTORS, STATE_FILE, ArrayBatch, Detector, check_normalize
 from seedlens.errors import ConfigError, ReadError, ShapeError
 from seedlens.types import Modality
@@ -523,9 +523,8 @@ class RX(Detector):
         from seedlens.explain import GlobalNormalizer
 
         config: RXConfig = self.get_config()
-        data = normal_only(data, y)
         arrays, val, modality = normal_train_val(
-            data, Modality.parse(config.modality) if config.modality else None, config.val_fraction, config.seed
+            data, y, Modality.parse(config.modality) if config.modality else None, config.val_fraction, config.seed
         )
         self.config_ = config
         self.modality_ = modality

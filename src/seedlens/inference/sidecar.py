@@ -105,9 +105,9 @@ def _sliding_window(cells: bool, window: tuple[int, ...]) -> str:
         return (f"seedlens scores inputs larger than {size} by windows whose map cells it stitches; that equals one "
                 "pass over the whole input (up to float rounding), which is what the graph does: windows only "
                 "bound memory")
-    return (f"seedlens scores inputs larger than {size} (the training patch) by overlapping windows of that size, "
-            "their maps averaged with a Gaussian weight (sigma 1/8 of the window); the graph makes one pass over "
-            f"the whole input, which equals seedlens for inputs of at most {size}")
+    return (f"seedlens pads inputs smaller than {size} (the training patch) up to it and scores larger ones by "
+            "overlapping windows of that size, their maps averaged with a Gaussian weight (sigma 1/8 of the window); "
+            f"the graph makes one pass over the whole input, which equals seedlens for inputs of exactly {size}")
 
 
 def describe_preprocessing(preprocessor: Preprocessor, channels: int, multiple: int) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def _steps(pre: Preprocessor, channels: int, multiple: int) -> list[str]:
                      "(torch.nn.functional.interpolate).")
     else:
         steps.append("Grid: none (the sample keeps its own grid).")
-    if pre.size is not None:
+    if pre.size is not None and pre.keep_aspect:
         size = " × ".join(str(s) for s in pre.size)
         steps.append(f"Pad the end of each spatial axis to {size} with the sample's minimum (before intensity).")
     if pre.intensity == "equalize":
@@ -196,7 +196,8 @@ def _steps(pre: Preprocessor, channels: int, multiple: int) -> list[str]:
                      "deviation from the unpadded sample, applied to the padded one.")
     elif pre.intensity != "none":
         steps.append(f"Intensity ({pre.intensity}): per channel clip, scale and offset (preprocessing.intensity).")
-    steps.append(f"Pad the end of each spatial axis to a multiple of {multiple} with the minimum of the result. "
+    steps.append(f"Pad the end of each spatial axis to a multiple of {multiple} with the sample's minimum (before "
+                 "intensity, as seedlens does). "
                  "seedlens leaves the cells centred in any padding (this one and the fit's) out of a sample's score "
                  "and crops it off the heatmap; the graph pools every cell of x, so a padded sample's score can "
                  "differ slightly from `seedlens score`; a sample needing no padding scores the same.")

@@ -191,4 +191,4 @@ def blend_windows(
             if progress is not None:
                 progress(done, len(positions))
     assert total is not None
-    return total / norm
+    return total.div_(norm)

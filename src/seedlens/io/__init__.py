@@ -4,7 +4,7 @@ Layouts (see :mod:`seedlens.types`): image ``(C, H, W)``, volume ``(C, D, H, W)`
 cube ``(bands, H, W)``. Every read failure is a typed :class:`~seedlens.errors.ReadError` naming the file.
 """
 
-from seedlens.io.read import list_formats, read
+from seedlens.io.read import list_formats, read, read_meta
 from seedlens.io.write import write_nifti, write_png, write_zarr
 
-__all__ = ["list_formats", "read", "write_nifti", "write_png", "write_zarr"]
+__all__ = ["list_formats", "read", "read_meta", "write_nifti", "write_png", "write_zarr"]

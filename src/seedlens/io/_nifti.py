@@ -35,27 +35,47 @@ def _load(path: Path) -> Any:
     return single.from_bytes(data)
 
 
+def _image_and_shape(path: Path) -> tuple[Any, tuple[int, ...]]:
+    """The nibabel image (nothing read but its header) and its shape without trailing unit axes."""
+    image = _load(path)
+    if not isinstance(image, nib.spatialimages.SpatialImage):
+        raise ReadError(path, f"nibabel opened a {type(image).__name__}, not a NIfTI/Analyze image")
+    shape = tuple(int(n) for n in image.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        raise ReadError(
+            path,
+            f"is a {len(shape)}D NIfTI of shape {shape}; seedlens reads 3D volumes only "
+            "(split the series into 3D files, e.g. with nibabel.funcs.four_to_three)",
+        )
+    return image, shape
+
+
+def _zooms(header: Any, shape: tuple[int, ...]) -> tuple[float, ...]:
+    """Voxel size in the volume's ``(D, H, W)`` order."""
+    zooms = tuple(float(z) for z in header.get_zooms()[: len(shape)]) + (1.0,) * (3 - len(shape))
+    return zooms[::-1]
+
+
+def read_meta(path: Path, hint: Modality | None) -> ArrayMeta:
+    """The metadata of a NIfTI file from its header alone (a gzipped volume is not decompressed)."""
+    with corrupt_on_error(path, "cannot read NIfTI"):
+        image, shape = _image_and_shape(path)
+        return ArrayMeta(modality=hint or Modality.VOLUME, spacing=_zooms(image.header, shape),
+                         affine=np.array(image.affine, dtype=np.float64), source=path,
+                         extra={"shape": (1, *(*shape, 1, 1)[:3][::-1])})
+
+
 def read(path: Path, hint: Modality | None) -> tuple[np.ndarray, ArrayMeta]:
     with corrupt_on_error(path, "cannot read NIfTI"):
-        image = _load(path)
-        if not isinstance(image, nib.spatialimages.SpatialImage):
-            raise ReadError(path, f"nibabel opened a {type(image).__name__}, not a NIfTI/Analyze image")
-        shape = tuple(int(n) for n in image.shape)
-        while len(shape) > 3 and shape[-1] == 1:
-            shape = shape[:-1]
-        if len(shape) > 3:
-            raise ReadError(
-                path,
-                f"is a {len(shape)}D NIfTI of shape {shape}; seedlens reads 3D volumes only "
-                "(split the series into 3D files, e.g. with nibabel.funcs.four_to_three)",
-            )
+        image, shape = _image_and_shape(path)
         header: Any = image.header
         data = np.asanyarray(image.dataobj)  # nibabel maps uncompressed files (mode "c") and applies no unit scaling
         raw_dtype = np.dtype(header.get_data_dtype())
     if raw_dtype.kind in "iub" and data.dtype == np.float64:  # scl_slope applied to integers: float32 suffices
         data = data.astype(np.float32)
     data = data.reshape((*shape, 1, 1)[:3])  # 2D files get a z axis of length 1
-    zooms = tuple(float(z) for z in header.get_zooms()[: len(shape)]) + (1.0,) * (3 - len(shape))
     volume = native(data.transpose(2, 1, 0)[None])  # a view of the map if mapped, else one array of our own
     modality = relabel(volume, Modality.VOLUME, hint, path)
     extra: dict[str, Any] = {"datatype": str(raw_dtype), "format": type(image).__name__}
@@ -64,7 +84,7 @@ def read(path: Path, hint: Modality | None) -> tuple[np.ndarray, ArrayMeta]:
             extra[code] = int(header[code])
     return volume, ArrayMeta(
         modality=modality,
-        spacing=zooms[::-1],
+        spacing=_zooms(header, shape),
         affine=np.array(image.affine, dtype=np.float64),
         source=path,
         extra=extra,

@@ -31,6 +31,7 @@ class _Format:
     gzip: bool = False  # also recognised inside a gzip stream
     companion: Callable[[Path], object] | None = None  # recognised by a file beside it (ENVI/Analyze data + .hdr)
     folder: bool = False  # read from a folder, not a file
+    meta_reader: str | None = None  # ``module:function`` reading the metadata alone (else the whole file is read)
 
     def has_magic(self, head: bytes) -> bool:
         return any(head[offset : offset + len(magic)] == magic for offset, magic in self.magic)
@@ -73,6 +74,7 @@ _FORMATS = (  # order matters: a DICOM preamble may itself look like a TIFF head
         "_nifti:read",
         gzip=True,
         companion=_analyze_header,
+        meta_reader="_nifti:read_meta",
     ),
     _Format("npy", (".npy",), ((0, b"\x93NUMPY"),), "_numpy:read_npy"),
     _Format("npz", (".npz",), (), "_numpy:read_npz"),  # a zip: only the suffix tells it from other archives
@@ -184,6 +186,30 @@ def read(path: str | Path, *, modality: Modality | str | None = None) -> tuple[n
     meta.extra["format"] = fmt.name
     meta.extra["memory_mapped"] = is_memory_mapped(array)
     return array, meta
+
+
+def read_meta(path: str | Path, *, modality: Modality | str | None = None) -> ArrayMeta:
+    """The :class:`~seedlens.types.ArrayMeta` of a file (modality, spacing, affine...), cheaply where it can.
+
+    NIfTI and Analyze files are read from their header alone (a gzipped volume is not decompressed); other formats
+    are read whole and their array dropped. Raises as :func:`read`.
+    """
+    path = Path(path).expanduser()
+    hint = None if modality is None else Modality.parse(modality)
+    if not path.exists():
+        raise ReadError(path, "no such file or folder")
+    fmt = _detect(path)
+    if fmt.meta_reader is None:
+        return read(path, modality=hint)[1]
+    module, function = fmt.meta_reader.split(":")
+    try:
+        meta: ArrayMeta = getattr(importlib.import_module(f"seedlens.io.{module}"), function)(path, hint)
+    except SeedlensError:
+        raise
+    except Exception as exc:
+        raise CorruptFileError(path, f"cannot read as {fmt.name}: {describe(exc)}") from exc
+    meta.extra["format"] = fmt.name
+    return meta
 
 
 def list_formats() -> list[str]:

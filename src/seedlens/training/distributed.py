@@ -135,6 +135,14 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     return box[0]
 
 
+def broadcast_buffers(model: nn.Module, info: DistInfo) -> None:
+    """Give every process the first process's buffers (BatchNorm running statistics...) in place."""
+    if not info.is_distributed:
+        return
+    for buffer in unwrap(model).buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
     """Every process's ``obj``, in rank order (``[obj]`` for one process); it must pickle."""
     if not info.is_distributed:

@@ -127,7 +127,7 @@ def _score_split(
     for start in range(0, len(samples), chunk):
         loaded = [samples.load(i) for i in range(start, min(start + chunk, len(samples)))]
         arrays = [s.array for s in loaded]
-        spacing = [s.meta.spacing for s in loaded]
+        spacing = [s.meta.voxel_size for s in loaded]
         if with_maps:
             chunk_scores, chunk_maps = detector.score_and_explain(arrays, spacing=spacing)
             maps += list(chunk_maps)
@@ -154,7 +154,7 @@ def _gallery(
     figures: list[tuple[str, Path]] = []
     for i in [int(i) for i in anomalous + normal]:
         sample = samples.load(i)
-        heat = detector.explain([sample.array], normalize="local", spacing=[sample.meta.spacing])[0]
+        heat = detector.explain([sample.array], normalize="local", spacing=[sample.meta.voxel_size])[0]
         record = sample.record
         caption = f"{record.label} · score {scores[i]:.3f} · {Path(record.path).name}"
         paths = render_heatmap(

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from seedlens.types import ArrayMeta, Modality
-
-
-def _voxel_size(meta: ArrayMeta) -> tuple[float, float, float] | None:
-    """The volume's ``(D, H, W)`` spacing, or None (drawn isotropic) when unknown or unusable (0 or NaN in a header)."""
-    spacing = meta.spacing
-    if spacing is None or len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
-        return None
-    return float(spacing[0]), float(spacing[1]), float(spacing[2])
 
 
 def render_heatmap(
@@ -52,7 +43,7 @@ def render_heatmap(
     if meta.modality is Modality.VOLUME:
         volume_triplanar_png(
             array, heat, png, mask=None if mask is None else mask.reshape(heat.shape), title=title,
-            spacing=_voxel_size(meta),
+            spacing=meta.voxel_size if meta.voxel_size is not None and len(meta.voxel_size) == 3 else None,
         )
         nifti = out_stem.with_name(out_stem.name + "_heatmap.nii.gz")
         save_heatmap_nifti(heat, nifti, affine=meta.affine)

@@ -1,4 +1,4 @@
-"""Score pooling: equal to hand computations, padding excluded by a valid mask or an extent, ties, errors."""
+"""Score pooling: equal to hand computations, padding excluded by a valid mask, ties, errors."""
 
 from __future__ import annotations
 
@@ -79,15 +79,6 @@ def test_a_valid_mask_of_every_cell_changes_nothing():
                                    pool_maps(x, pooling, 0.1))
 
 
-def test_extent_keeps_each_samples_leading_cells():
-    x = torch.rand(2, 1, 6, 8)
-    extent = [(3, 4), (6, 8)]
-    for pooling in POOLINGS:
-        expected = torch.stack([pool_maps(x[:1, :, :3, :4], pooling, 0.2)[0], pool_maps(x[1:], pooling, 0.2)[0]])
-        torch.testing.assert_close(pool_maps(x, pooling, 0.2, extent=extent), expected)
-        torch.testing.assert_close(pool_maps(x, pooling, 0.2, extent=torch.tensor(extent)), expected)
-
-
 def test_integer_maps_are_pooled_as_floats():
     assert pool_maps(torch.tensor([[[[1, 2]]]]), "mean").item() == 1.5
 
@@ -109,7 +100,7 @@ def test_topk_fraction_outside_0_1_is_refused(fraction):
         pool_maps(maps(), "topk", fraction)
 
 
-def test_bad_valid_masks_and_extents_are_refused():
+def test_bad_valid_masks_are_refused():
     x = maps()
     with pytest.raises(ConfigError, match="bool"):
         pool_maps(x, "mean", valid=torch.ones_like(x))
@@ -119,11 +110,4 @@ def test_bad_valid_masks_and_extents_are_refused():
     empty[1] = False
     with pytest.raises(ConfigError, match=r"samples \[1\] have none"):
         pool_maps(x, "topk", valid=empty)
-    with pytest.raises(ConfigError, match="not both"):
-        pool_maps(x, "mean", extent=[(2, 5), (2, 5)], valid=torch.ones_like(x, dtype=torch.bool))
-    with pytest.raises(ShapeError, match=r"extent must be integers \(N, spatial dims\) = \(2, 2\)"):
-        pool_maps(x, "mean", extent=[(2, 5)])
-    with pytest.raises(ShapeError, match="extent must be integers"):
-        pool_maps(x, "mean", extent=[(2.0, 5.0), (2.0, 5.0)])
-    with pytest.raises(ConfigError, match=r"\[1, size\].*\(2, 5\)"):
-        pool_maps(x, "mean", extent=[(2, 6), (0, 5)])
+

@@ -65,6 +65,17 @@ def test_keep_aspect_fits_the_long_side_and_pads_the_rest_with_the_minimum():
     assert stretched.shape == (1, 32, 32) and stretched[0, 31, 0] == pytest.approx(9.0)
 
 
+def test_a_thin_lesion_survives_a_shrinking_resample_of_its_mask():
+    from seedlens.data.transforms.geometry import mask_on_grid
+
+    geometry = plan_geometry((40, 40, 40), (0.5, 0.5, 0.5), target_spacing=1.0)
+    for slice_index in (20, 21):  # one slice thin, on either side of the new grid's sample points
+        lesion = np.zeros((40, 40, 40), bool)
+        lesion[slice_index, 10:20, 10:20] = True
+        assert mask_on_grid(lesion, geometry, any_coverage=True).sum() == 25
+    assert mask_on_grid(lesion, geometry).shape == (20, 20, 20)
+
+
 def test_maps_come_back_on_the_inputs_own_grid():
     geometry = plan_geometry((30, 60), None, size=32, keep_aspect=True)
     heat = np.zeros((1, 32, 32), np.float32)

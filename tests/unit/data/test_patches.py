@@ -21,11 +21,11 @@ def _grain_scans(n: int = 3, size: int = 40, seed: int = 0):
         centre = np.array([size / 2 + k, size / 2, size / 2 - k])[:, None, None, None]
         inside = (((grid - centre) / np.array([14, 10, 8])[:, None, None, None]) ** 2).sum(0) <= 1
         scan = np.where(inside, 1000.0, -1000.0).astype(np.float32) + rng.normal(0, 20, (size,) * 3)
-        scans.append(scan[None].astype(np.float32))
         mask = np.zeros((1, size, size, size), bool)
         if k == 0:
             mask[0, 18:24, 18:24, 14:20] = True  # a lesion inside the grain
             scan[18:24, 18:24, 14:20] = 200.0
+        scans.append(scan[None].astype(np.float32))
         masks.append(mask if k == 0 else None)
     return scans, masks, grid
 
@@ -40,6 +40,9 @@ def cache(tmp_path):
 def test_patches_are_centred_in_the_object_and_never_touch_a_lesion(cache):
     dataset = PatchDataset(cache, (16, 16, 16), seed=3)
     lesion = np.asarray(cache.mask(0))
+    for corner in dataset.candidates[0]:  # every candidate of the sample with the lesion
+        region = tuple(slice(c, c + 16) for c in corner)
+        assert not lesion[region].any() and cache.objects(0)[tuple(c + 8 for c in corner)]
     for epoch in range(3):
         dataset.set_epoch(epoch)
         for draw in range(60):
@@ -73,6 +76,19 @@ def test_the_cache_holds_the_preprocessed_sample_and_its_intensity_map(cache, tm
     assert entry.has_mask is False and cache.entries[0].has_mask is True
     reopened = PreprocessedCache(tmp_path / "cache")
     assert reopened.entries == cache.entries
+
+
+def test_a_labelled_anomaly_gives_patches_on_its_anomaly_however_small(tmp_path, monkeypatch):
+    import seedlens.data.patches as patches
+
+    monkeypatch.setattr(patches, "MAX_CANDIDATES", 64)  # a coarse grid, as on a large scan
+    scans, _, _ = _grain_scans(n=2)
+    tiny = np.zeros((1, 40, 40, 40), bool)
+    tiny[0, 21:24, 19:22, 23:26] = True  # 3 voxels across, off any coarse grid
+    samples = ArraySamples(scans, Modality.VOLUME, labels=[1, 0], masks=[tiny, None])
+    cache = PreprocessedCache.build(samples, Preprocessor(intensity="minmax"), tmp_path / "small")
+    dataset = PatchDataset(cache, (16, 16, 16), seed=0)
+    assert all(dataset.item(0, 2 * draw)["mask"].any() for draw in range(30))
 
 
 def test_a_labelled_anomaly_gives_patches_on_its_anomaly(tmp_path):

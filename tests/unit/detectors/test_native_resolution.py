@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
 import seedlens.data.loading as loading
 from seedlens.data import open_source
@@ -63,9 +64,9 @@ def test_training_reads_each_scan_a_bounded_number_of_times_and_none_while_train
     monkeypatch.setattr(training, "train", watched)
     FCDD(**FAST, patch_size=8).fit(open_source(manifest), progress=False)
     assert not [r for r in reads if r.startswith("train:")], "patches come from the preprocessed cache"
-    for i in range(8):
+    for i in range(8):  # spacings come from the headers; each scan is read once (the first: also for the plan)
         count = sum(r == f"other:grain{i}.nii" for r in reads)
-        assert 1 <= count <= (4 if i == 0 else 3), (i, count)  # spacing pass, preprocessing (first: + plan)
+        assert count == (2 if i == 0 else 1), (i, count)
 
 
 def test_volumes_are_resampled_to_the_median_spacing_and_heatmaps_come_back_on_each_scans_grid(tmp_path):
@@ -116,15 +117,93 @@ def test_the_autoencoder_blends_patch_windows_over_a_large_image(tmp_path):
     assert heat.shape == (1, 1, 50, 70) and np.isfinite(heat).all()
 
 
-@pytest.mark.parametrize("pooling", ["mean", "max"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "topk"])
 def test_a_padded_scan_is_pooled_over_its_own_cells_only(tmp_path, pooling):
+    from seedlens.anomaly import pool_maps
+
     rng = np.random.default_rng(4)
     scans = np.stack([_grain((16, 16, 16), (1.0, 1.0, 1.0), rng) for _ in range(6)])
-    detector = FCDD(**FAST, patch_size=16, score_pooling=pooling).fit(scans, progress=False)
+    detector = FCDD(**FAST, patch_size=16, score_pooling=pooling, topk_fraction=0.1).fit(scans, progress=False)
     odd = _grain((13, 15, 14), (1.0, 1.0, 1.0), rng)  # padded to 16³ inside the detector
-    padded = np.full((1, 16, 16, 16), odd.min(), np.float32)
-    padded[:, :13, :15, :14] = odd
-    assert detector.score([odd])[0] != pytest.approx(detector.score([padded])[0], rel=1e-6)
+    padded = detector.preprocessor_(odd, pad_to=(16, 16, 16))
+    module = detector.scoring_module()
+    with torch.no_grad():
+        cells = module.anomaly_map(torch.from_numpy(padded)[None])
+    centres = [np.arange(n) * 4 + 1.5 for n in cells.shape[2:]]  # fcdd3d: jump 4, shift 1.5
+    inside = np.ix_(*[c <= n - 0.5 for c, n in zip(centres, (13, 15, 14), strict=True)])
+    valid = torch.zeros_like(cells, dtype=torch.bool)
+    valid[0, 0][inside] = True
+    expected = pool_maps(cells, pooling, 0.1, valid=valid)
+    np.testing.assert_allclose(detector.score([odd]), expected.numpy(), rtol=1e-5)
+    assert detector.score([odd])[0] != pytest.approx(float(pool_maps(cells, pooling, 0.1)[0]), rel=1e-6)
+
+
+def test_flips_of_a_padded_scan_pool_the_cells_of_the_scan_wherever_the_flip_puts_its_padding(tmp_path):
+    import itertools
+
+    from seedlens.anomaly import pool_maps
+
+    rng = np.random.default_rng(8)
+    scans = np.stack([_grain((16, 16, 16), (1.0, 1.0, 1.0), rng) for _ in range(6)])
+    detector = FCDD(**FAST, patch_size=16, test_time_flips=True, score_pooling="max").fit(scans, progress=False)
+    odd = _grain((13, 15, 14), (1.0, 1.0, 1.0), rng)  # padded at the end to 16³: at the start once flipped
+    padded = torch.from_numpy(detector.preprocessor_(odd, pad_to=(16, 16, 16)))[None]
+    module = detector.scoring_module()
+    expected = []
+    for r in range(4):
+        for axes in itertools.combinations((2, 3, 4), r):
+            with torch.no_grad():
+                cells = module.anomaly_map(padded.flip(axes) if axes else padded)
+            masks = []
+            for axis, n in zip((2, 3, 4), (13, 15, 14), strict=True):
+                centre = np.arange(cells.shape[axis]) * 4 + 1.5
+                masks.append(centre >= 16 - n - 0.5 if axis in axes else centre <= n - 0.5)
+            valid = torch.zeros_like(cells, dtype=torch.bool)
+            valid[0, 0][np.ix_(*masks)] = True
+            expected.append(float(pool_maps(cells, "max", valid=valid)[0]))
+    assert detector.score([odd])[0] == pytest.approx(np.mean(expected), rel=1e-5)
+
+
+def test_spacings_may_be_numpy_numbers_and_one_voxel_sides_still_score(tmp_path):
+    rng = np.random.default_rng(9)
+    scans = np.stack([_grain((16, 16, 16), (1.0, 1.0, 1.0), rng) for _ in range(6)])
+    detector = FCDD(**FAST, patch_size=16, spacing=1.0).fit(scans, progress=False)
+    x = [scans[0], scans[1]]
+    reference = detector.score(x, spacing=(1.0, 1.0, 1.0))
+    for spacing in (np.array([1.0, 1.0, 1.0], np.float32), (np.int64(1),) * 3, [np.float32(1)] * 3):
+        np.testing.assert_allclose(detector.score(x, spacing=spacing), reference, rtol=1e-6)
+    thin = _grain((1, 16, 16), (1.0, 1.0, 1.0), rng)  # a single slice
+    assert np.isfinite(detector.score([thin])).all() and detector.explain([thin]).shape == (1, 1, 1, 16, 16)
+
+
+def test_a_detector_saved_before_windows_were_recorded_still_scores(tmp_path):
+    import json
+
+    rng = np.random.default_rng(10)
+    images = rng.random((8, 1, 30, 30), dtype=np.float32)
+    detector = FCDD(epochs=1, batch_size=4, device="cpu", image_size=30, backbone="fcdd28").fit(images, progress=False)
+    expected = detector.score(images[:3])
+    folder = detector.save(tmp_path / "run")
+    state = json.loads((folder / "state.json").read_text())
+    for key in ("window_size", "input_multiple", "plan"):  # what runs saved before native resolution lack
+        state.pop(key)
+    state["preprocessor"].pop("keep_aspect")
+    state["preprocessor"].pop("spacing")
+    (folder / "state.json").write_text(json.dumps(state))
+    old = load_detector(folder)
+    assert old.window_size_ == (32, 32) and old.preprocessor_.keep_aspect is False
+    np.testing.assert_allclose(old.score(images[:3]), expected, rtol=1e-5)
+
+
+def test_refitting_after_set_params_uses_the_new_network(tmp_path):
+    rng = np.random.default_rng(11)
+    images = rng.random((8, 1, 40, 40), dtype=np.float32)
+    detector = FCDD(epochs=1, batch_size=4, device="cpu", patch_size=20, backbone="fcdd32").fit(images,
+                                                                                               progress=False)
+    assert detector.input_multiple == 4
+    detector.set_params(backbone="fcdd224").fit(images, progress=False)
+    assert detector.input_multiple == 8 and detector.input_size_ == (24, 24)
+    assert np.isfinite(detector.score(images[:2])).all()
 
 
 def test_read_nifti_spacing_reaches_score_from_the_file(tmp_path):

@@ -106,7 +106,8 @@ def test_hsc_exports_its_scores_and_says_its_heatmaps_are_the_score_broadcast(tm
     with torch.no_grad():
         want = detector.scoring_module()(torch.from_numpy(x))[0].numpy()
     np.testing.assert_allclose(scores, want, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(heatmaps, np.broadcast_to(scores[:, None, None, None], heatmaps.shape), rtol=1e-6)
+    # the broadcast is of the score field, the score its float32 mean: equal to float32 rounding
+    np.testing.assert_allclose(heatmaps, np.broadcast_to(scores[:, None, None, None], heatmaps.shape), rtol=1e-5)
     assert "score broadcast" in json.loads(json_path.read_text())["outputs"]["heatmaps"]["meaning"]
 
 

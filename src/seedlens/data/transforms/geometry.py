@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from seedlens.errors import ConfigError, ShapeError
 
-__all__ = ["MAX_GRID_VOXELS", "Geometry", "mask_on_grid", "pad_end", "plan_geometry", "resampled_affine",
+__all__ = ["MAX_GRID_VOXELS", "Geometry", "mask_on_grid", "pad_end", "per_axis", "plan_geometry", "resampled_affine",
            "restore_map"]
 
 #: Most voxels a sample may have on the detector's grid (8 GB as float32): beyond, resampling is refused with the
@@ -54,13 +54,14 @@ class Geometry:
             s * n / r for s, n, r in zip(self.input_spacing, self.input_shape, self.resampled_shape, strict=True)
         )
 
-    @property
-    def is_identity(self) -> bool:
-        """Whether the sample reaches the detector unchanged in shape."""
-        return self.input_shape == self.resampled_shape == self.output_shape
 
 
-def _positive_tuple(name: str, value: float | Sequence[float], dims: int) -> tuple[float, ...]:
+def per_axis(name: str, value: float | Sequence[float], dims: int) -> tuple[float, ...]:
+    """``value`` as one positive, finite number per spatial axis: one number stands for every axis.
+
+    Raises:
+        ConfigError: another count of values than 1 or ``dims``, or a value that is not positive and finite.
+    """
     items: Sequence[float] = value if isinstance(value, Sequence) else (value,)
     values = tuple(float(v) for v in items)
     if len(values) == 1:
@@ -104,13 +105,13 @@ def plan_geometry(
     source: tuple[float, ...] | None = None
     resampled = shape
     if target_spacing is not None:
-        target = _positive_tuple("target spacing", target_spacing, dims)
+        target = per_axis("target spacing", target_spacing, dims)
         if spacing is None:
             source = (min(target),) * dims
         else:
             if len(tuple(spacing)) != dims:
                 raise ShapeError(f"spacing must have one value per spatial axis {shape}; got {tuple(spacing)}")
-            source = _positive_tuple("spacing", spacing, dims)
+            source = per_axis("spacing", spacing, dims)
         resampled = tuple(max(1, round(n * s / t)) for n, s, t in zip(shape, source, target, strict=True))
     if int(np.prod(resampled, dtype=np.int64)) > MAX_GRID_VOXELS:
         raise ShapeError(
@@ -144,16 +145,23 @@ def pad_end(array: np.ndarray, shape: Sequence[int], value: float) -> np.ndarray
     return out
 
 
-def mask_on_grid(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
+def mask_on_grid(mask: np.ndarray, geometry: Geometry, any_coverage: bool = False) -> np.ndarray:
     """A mask of the sample's grid (``(*input_shape)`` or ``(1, *input_shape)``) on the detector's grid.
 
-    Resampled with nearest neighbour and padded with False: bool ``(*output_shape)``.
+    Resampled with nearest neighbour, or with ``any_coverage`` so that a voxel of the new grid is set when any part
+    of the input it covers is (a lesion one slice thin survives a shrinking resample: the patches that must avoid
+    it, and the labelled patches that must show it, still see it). Padded with False: bool ``(*output_shape)``.
     """
     m = (np.asarray(mask).reshape(geometry.input_shape) > 0).astype(np.uint8)[None]
     if geometry.resampled_shape != geometry.input_shape:
-        from seedlens.data.transforms.functional import resize
+        if any_coverage:
+            pool = F.adaptive_max_pool3d if m.ndim == 4 else F.adaptive_max_pool2d
+            pooled = pool(torch.from_numpy(m).float()[None], tuple(geometry.resampled_shape))[0]
+            m = (pooled.numpy() > 0).astype(np.uint8)
+        else:
+            from seedlens.data.transforms.functional import resize
 
-        m = resize(m, geometry.resampled_shape, mode="nearest")
+            m = resize(m, geometry.resampled_shape, mode="nearest")
     return pad_end(m, geometry.output_shape, 0)[0] > 0
 
 

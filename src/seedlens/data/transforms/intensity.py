@@ -3,7 +3,7 @@
 Every intensity rule a :class:`~seedlens.data.transforms.Preprocessor` knows except histogram equalisation comes
 down to ``clip(x, low, high) * scale + offset`` per channel, with constants fitted on the training set (and, for
 ``contrast``, the sample's own mean and mean absolute deviation). Written this way the rule is applied to a patch
-as well as to a whole scan, in place, and exported with a model as four numbers per channel.
+as well as to a whole scan, in place, and an exported model's sidecar states it as four numbers per channel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 __all__ = ["FOREGROUND_PERCENTILES", "FOREGROUND_SAMPLES", "ForegroundStats", "IntensityMap"]
 
@@ -65,13 +64,6 @@ class IntensityMap:
         out += offset
         return out
 
-    def apply_torch(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply to a batch ``(N, C, *spatial)`` with torch operations (exportable to ONNX)."""
-        shape = [1, -1] + [1] * (x.ndim - 2)
-        low, high, scale, offset = (torch.tensor(v, dtype=x.dtype, device=x.device).reshape(shape)
-                                    for v in (self.low, self.high, self.scale, self.offset))
-        return torch.minimum(torch.maximum(x, low), high) * scale + offset
-
 
 class ForegroundStats:
     """Accumulate foreground voxels of training samples, then give their percentiles, mean and std per channel.
@@ -86,12 +78,18 @@ class ForegroundStats:
 
     def add(self, x: np.ndarray, foreground: np.ndarray) -> None:
         """Add the voxels of ``x`` ``(C, *spatial)`` where ``foreground`` ``(*spatial)`` is True."""
-        index = np.flatnonzero(foreground.reshape(-1))
-        if index.size == 0:
-            index = np.arange(foreground.size)
-        if index.size > FOREGROUND_SAMPLES:
-            rng = np.random.default_rng([self.seed, len(self._values)])
-            index = np.sort(rng.choice(index, size=FOREGROUND_SAMPLES, replace=False))
+        rng = np.random.default_rng([self.seed, len(self._values)])
+        flat_mask = foreground.reshape(-1)
+        index = np.zeros(0, dtype=np.int64)
+        if flat_mask.size > 8 * FOREGROUND_SAMPLES:  # a large scan: draw positions, keep those on the object
+            drawn = rng.integers(0, flat_mask.size, size=8 * FOREGROUND_SAMPLES)
+            index = np.unique(drawn[flat_mask[drawn]])[:FOREGROUND_SAMPLES]
+        if index.size < FOREGROUND_SAMPLES // 2:  # a small scan or a small object: take them from the mask
+            index = np.flatnonzero(flat_mask)
+            if index.size == 0:
+                index = np.arange(flat_mask.size)
+            if index.size > FOREGROUND_SAMPLES:
+                index = np.sort(rng.choice(index, size=FOREGROUND_SAMPLES, replace=False))
         flat = x.reshape(x.shape[0], -1)
         self._values.append(np.asarray(flat[:, index], dtype=np.float64))
 

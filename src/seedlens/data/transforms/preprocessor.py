@@ -175,7 +175,7 @@ class Preprocessor:
         if self.size is not None and len(self.size) != x.ndim - 1:
             raise ShapeError(f"Preprocessor: size {self.size} does not fit a sample of shape {x.shape}")
         geometry = self.geometry(tuple(x.shape[1:]), spacing)
-        x = x.astype(np.float32, copy=False)
+        x = np.ascontiguousarray(x, dtype=np.float32)  # one copy at most (a memory map's transposed view, ints)
         if self.channels is not None:
             x = to_channels(x, self.channels)
         if geometry.resampled_shape != geometry.input_shape:
@@ -187,12 +187,14 @@ class Preprocessor:
         return x, geometry
 
     def prepare(
-        self, array: np.ndarray | torch.Tensor, spacing: tuple[float, ...] | None = None
+        self, array: np.ndarray | torch.Tensor, spacing: tuple[float, ...] | None = None,
+        pad_to: tuple[int, ...] | None = None,
     ) -> tuple[np.ndarray, IntensityMap, Geometry]:
         """Everything but the intensity map: ``(x, intensity, geometry)`` with ``x`` on the detector's grid.
 
         ``intensity(x)`` gives what :meth:`__call__` returns. Storing ``x`` and the small ``intensity`` map apart
-        lets a patch of ``x`` be normalised on its own, exactly as the whole sample would be.
+        lets a patch of ``x`` be normalised on its own, exactly as the whole sample would be. ``pad_to`` pads
+        further (at the end of each axis, with the sample's minimum), e.g. to a multiple of a network's stride.
         """
         if not self.is_fitted:
             raise NotFittedError(
@@ -200,13 +202,16 @@ class Preprocessor:
             )
         x, geometry = self.resample(array, spacing)
         intensity = self.intensity_map(x.shape[0], self.sample_stats(x))
-        return self.pad(x, geometry), intensity, geometry
+        return self.pad(x, geometry, pad_to), intensity, geometry
 
-    def pad(self, x: np.ndarray, geometry: Geometry) -> np.ndarray:
-        """A resampled sample padded at its axes' ends with its minimum to ``geometry.output_shape``."""
-        if geometry.output_shape == geometry.resampled_shape:
+    def pad(self, x: np.ndarray, geometry: Geometry, pad_to: tuple[int, ...] | None = None) -> np.ndarray:
+        """A resampled sample padded at its axes' ends with its minimum to ``geometry.output_shape`` (or more)."""
+        shape = geometry.output_shape
+        if pad_to is not None:
+            shape = tuple(max(n, int(p)) for n, p in zip(shape, pad_to, strict=True))
+        if shape == geometry.resampled_shape:
             return x
-        return pad_end(x, geometry.output_shape, float(x.min()))
+        return pad_end(x, shape, float(x.min()))
 
     def sample_stats(self, x: np.ndarray) -> tuple[float, float] | None:
         """What the intensity rule needs of the sample itself: ``(mean, mean absolute deviation)`` for contrast."""
@@ -245,22 +250,26 @@ class Preprocessor:
             return IntensityMap.affine(1.0 / width, -low / width, c, low=low, high=low + width)
         return IntensityMap.affine(1.0, 0.0, c)
 
-    def __call__(self, array: np.ndarray | torch.Tensor, spacing: tuple[float, ...] | None = None) -> np.ndarray:
+    def __call__(self, array: np.ndarray | torch.Tensor, spacing: tuple[float, ...] | None = None,
+                 pad_to: tuple[int, ...] | None = None) -> np.ndarray:
         """Preprocess one sample.
 
         Args:
             array: ``(C, H, W)`` or ``(C, D, H, W)``, numpy or torch.
             spacing: The sample's voxel size per spatial axis (None: unknown, taken as isotropic); only used when
                 the preprocessor resamples to a ``spacing``.
+            pad_to: Pad further at the end of each axis (with the sample's minimum, before the intensity map) to
+                at least this spatial shape.
 
         Returns:
-            ``(channels or C, *grid)`` float32 numpy array, ``grid`` = :meth:`geometry` ``.output_shape``.
+            ``(channels or C, *grid)`` float32 numpy array, ``grid`` = :meth:`geometry` ``.output_shape`` (padded
+            to ``pad_to``).
 
         Raises:
             NotFittedError: when the intensity normalisation needs statistics and :meth:`fit` was not called.
             ShapeError: for a wrong layout or channel count.
         """
-        x, intensity, _ = self.prepare(array, spacing)
+        x, intensity, _ = self.prepare(array, spacing, pad_to)
         x = np.ascontiguousarray(x, dtype=np.float32)
         return intensity(x, out=x)
 
@@ -301,8 +310,7 @@ def unpack_sample(item: Any) -> tuple[Any, tuple[float, ...] | None, np.ndarray 
     """``(array, spacing, object mask)`` of an array or a loaded sample."""
     if hasattr(item, "array"):
         meta = getattr(item, "meta", None)
-        spacing = getattr(meta, "spacing", None)
-        return item.array, (tuple(spacing) if spacing is not None else None), getattr(item, "object_mask", None)
+        return item.array, getattr(meta, "voxel_size", None), getattr(item, "object_mask", None)
     return item, None, None
 
 
