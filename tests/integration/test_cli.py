@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from seedlens.data.synthetic import write_seed_dataset
 
 
-def seedlens(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "seedlens", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"seedlens {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(seedlens, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     manifest = write_seed_dataset(
         root / "data",
@@ -46,7 +34,7 @@ def test_train_writes_a_self_contained_run(trained_run):
         assert (run / name).is_file(), name
 
 
-def test_score_prints_one_json_object_per_input(trained_run):
+def test_score_prints_one_json_object_per_input(seedlens, trained_run):
     manifest, run = trained_run
     paths = sorted((manifest.parent).rglob("*.png"))[:3]
     paths = [p for p in paths if "mask" not in p.name][:2] or paths[:2]
@@ -60,7 +48,7 @@ def test_score_prints_one_json_object_per_input(trained_run):
         assert item["anomalous"] == (item["score"] >= threshold)
 
 
-def test_explain_writes_overlays(trained_run, tmp_path):
+def test_explain_writes_overlays(seedlens, trained_run, tmp_path):
     manifest, run = trained_run
     image = next(p for p in sorted(manifest.parent.rglob("*.png")) if "mask" not in p.name)
     seedlens("explain", run, image, "--out", tmp_path / "maps")
@@ -68,7 +56,7 @@ def test_explain_writes_overlays(trained_run, tmp_path):
     assert len(written) == 1 and written[0].stat().st_size > 1000
 
 
-def test_eval_writes_metrics_and_report(trained_run):
+def test_eval_writes_metrics_and_report(seedlens, trained_run):
     manifest, run = trained_run
     result = seedlens("eval", run, manifest)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -81,7 +69,7 @@ def test_eval_writes_metrics_and_report(trained_run):
     assert html.count('src="data:image/png;base64,') >= 3
 
 
-def test_unknown_backbone_is_one_clear_line(tmp_path, trained_run):
+def test_unknown_backbone_is_one_clear_line(seedlens, tmp_path, trained_run):
     manifest, _ = trained_run
     result = seedlens("train", manifest, "--out", tmp_path / "r", "--backbone", "fcdd33", "--epochs", "1", check=False)
     assert result.returncode == 2
@@ -89,7 +77,7 @@ def test_unknown_backbone_is_one_clear_line(tmp_path, trained_run):
     assert "Traceback" not in result.stderr
 
 
-def test_missing_manifest_column_names_the_file(tmp_path):
+def test_missing_manifest_column_names_the_file(seedlens, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("path,split\na.png,train\n")
     result = seedlens("train", bad, "--out", tmp_path / "r", check=False)
@@ -97,12 +85,12 @@ def test_missing_manifest_column_names_the_file(tmp_path):
     assert "bad.csv" in result.stderr and "label" in result.stderr
 
 
-def test_score_of_a_missing_run_is_a_clear_error(tmp_path):
+def test_score_of_a_missing_run_is_a_clear_error(seedlens, tmp_path):
     result = seedlens("score", tmp_path / "nope", tmp_path / "x.png", check=False)
     assert result.returncode == 2 and "not a saved seedlens detector" in result.stderr
 
 
-def test_auto_trains_rx_on_cubes_unless_network_options_are_given(tmp_path):
+def test_auto_trains_rx_on_cubes_unless_network_options_are_given(seedlens, tmp_path):
     manifest = write_seed_dataset(tmp_path / "cubes", modality="cube", n_train=6, n_val_normal=2, n_val_anomalous=1,
                                   n_test_normal=1, n_test_anomalous=1, size=16, seed=0)
     seedlens("train", manifest, "--out", tmp_path / "auto", "--no-progress")
@@ -117,7 +105,7 @@ def test_auto_trains_rx_on_cubes_unless_network_options_are_given(tmp_path):
     assert "detector: fcdd" in (tmp_path / "net" / "detector.yaml").read_text()
 
 
-def test_the_classical_rx_detector_runs_through_the_same_commands(tmp_path):
+def test_the_classical_rx_detector_runs_through_the_same_commands(seedlens, tmp_path):
     manifest = write_seed_dataset(tmp_path / "cubes", modality="cube", n_train=8, n_val_normal=3, n_val_anomalous=2,
                                   n_test_normal=3, n_test_anomalous=3, size=16, seed=0)
     run = tmp_path / "rx"
@@ -132,7 +120,7 @@ def test_the_classical_rx_detector_runs_through_the_same_commands(tmp_path):
     assert list((tmp_path / "maps").glob("*.png"))
 
 
-def test_train_without_a_detector_picks_knn_for_images_and_fcdd_when_epochs_are_asked(tmp_path, trained_run):
+def test_train_without_a_detector_picks_knn_for_images_and_fcdd_when_epochs_are_asked(seedlens, tmp_path, trained_run):
     manifest, fcdd_run = trained_run
     assert "detector: fcdd" in (fcdd_run / "detector.yaml").read_text()  # --epochs asks for a trained network
     run = tmp_path / "auto"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +14,10 @@ ort = pytest.importorskip("onnxruntime", reason="the onnx extra is part of the t
 Image = pytest.importorskip("PIL.Image")
 
 
-def seedlens(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "seedlens", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"seedlens {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")
-def image_run(tmp_path_factory):
+def image_run(seedlens, tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     manifest = write_seed_dataset(root / "data", modality="image", n_train=8, n_val_normal=3, n_val_anomalous=1,
                                   n_test_normal=2, n_test_anomalous=2, size=32, seed=0)
@@ -57,7 +48,9 @@ def _preprocess(path: Path, spec: dict) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def test_an_exported_run_scores_files_like_seedlens_score_with_onnxruntime_and_numpy_only(image_run, tmp_path):
+def test_an_exported_run_scores_files_like_seedlens_score_with_onnxruntime_and_numpy_only(
+    seedlens, image_run, tmp_path
+):
     manifest, run = image_run
     result = seedlens("export", run, "--format", "onnx", "--out", tmp_path / "model.onnx")
     assert f"wrote {tmp_path / 'model.onnx'}" in result.stderr.replace("\n", "")
@@ -74,7 +67,7 @@ def test_an_exported_run_scores_files_like_seedlens_score_with_onnxruntime_and_n
     assert [bool(s >= threshold) for s in scores] == [e["anomalous"] for e in expected]
 
 
-def test_an_unknown_format_and_a_detector_without_a_network_are_one_clear_line(image_run, tmp_path):
+def test_an_unknown_format_and_a_detector_without_a_network_are_one_clear_line(seedlens, image_run, tmp_path):
     _, run = image_run
     result = seedlens("export", run, "--format", "tflite", "--out", tmp_path / "m.tflite", check=False)
     assert result.returncode == 2 and "unknown export format 'tflite'; expected one of: onnx" in result.stderr

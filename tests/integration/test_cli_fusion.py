@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from seedlens.data.synthetic.multimodal import write_multimodal_dataset
 
 
-def seedlens(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "seedlens", *map(str, args)], capture_output=True, text=True,
-                            timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"seedlens {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 @pytest.fixture(scope="module")
-def fusion_run(tmp_path_factory):
+def fusion_run(seedlens, tmp_path_factory):
     root = tmp_path_factory.mktemp("fusion_cli")
     manifest = write_multimodal_dataset(root / "data", n_train=24, n_val=8, n_test=8, seed=0, ct_size=16,
                                         hsi_size=16, bands=8, rgb_size=16, missing_fraction=0.2)
@@ -37,7 +26,7 @@ def test_train_writes_a_self_contained_run(fusion_run):
         assert (run / name).is_file(), name
 
 
-def test_predict_prints_one_json_object_per_sample(fusion_run):
+def test_predict_prints_one_json_object_per_sample(seedlens, fusion_run):
     manifest, run, _ = fusion_run
     out = seedlens("fusion", "predict", run, manifest, "--split", "test", "--json").stdout
     rows = [json.loads(line) for line in out.splitlines()]
@@ -48,7 +37,7 @@ def test_predict_prints_one_json_object_per_sample(fusion_run):
         assert isinstance(row["oil_content"], float)
 
 
-def test_explain_writes_pictures_nifti_and_a_summary_whose_contributions_add_up(fusion_run):
+def test_explain_writes_pictures_nifti_and_a_summary_whose_contributions_add_up(seedlens, fusion_run):
     manifest, run, root = fusion_run
     out = root / "explained"
     sample = "S00035"
@@ -65,7 +54,7 @@ def test_explain_writes_pictures_nifti_and_a_summary_whose_contributions_add_up(
     assert (out / "explanation.png").stat().st_size > 5000
 
 
-def test_eval_writes_metrics_per_target_and_subset(fusion_run):
+def test_eval_writes_metrics_per_target_and_subset(seedlens, fusion_run):
     manifest, run, _ = fusion_run
     result = seedlens("fusion", "eval", run, manifest)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -75,7 +64,7 @@ def test_eval_writes_metrics_per_target_and_subset(fusion_run):
     assert "macro_f1" in result.stdout
 
 
-def test_errors_are_one_clear_line(fusion_run, tmp_path):
+def test_errors_are_one_clear_line(seedlens, fusion_run, tmp_path):
     manifest, run, _ = fusion_run
     result = seedlens("fusion", "train", manifest, "--target", "germinaton", "--out", tmp_path / "r", check=False)
     assert result.returncode == 2 and "did you mean 'germination'" in result.stderr
