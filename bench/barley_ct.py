@@ -99,6 +99,12 @@ def _fold(held: str, ears: dict[str, Path], grain: Path, args: argparse.Namespac
         normal_scores = detector.score([test, single])
         void_score, void_heat = detector.score_and_explain([voided])
         heat = void_heat[0]
+        if held == names[0]:  # one picture per method: the first fold's ear with its voids outlined
+            from seedlens.explain import normalize_local
+            from seedlens.explain.render import volume_triplanar_png
+
+            volume_triplanar_png(voided, normalize_local(heat[None])[0], Path(args.out_dir) / f"barley_ct_{method}.png",
+                                 mask=void_mask, title=f"{held} with {args.voids} inserted voids · {method}")
         out[method] = {
             "train_seconds": round(fitted_s, 1),
             "score_seconds": round(time.perf_counter() - started, 1),
@@ -141,6 +147,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def markdown(result: dict[str, Any]) -> str:
+    from bench._common import RESULTS_DIR
+
     r, s = result["results"], result["settings"]
     lines = [
         f"Leave one ear out ({s['folds']} folds: train on 2 ears, threshold on 1, test on 1), native resolution "
@@ -155,4 +163,6 @@ def markdown(result: dict[str, Any]) -> str:
         m = r["summary"][method]
         lines.append(f"| {method} | {m['false_positive_rate']:.2f} of {m['normal_scans']} | "
                      f"{m['voided_flagged_rate']:.2f} | {m['voxel_auroc_in_object']:.3f} | {m['aupro']:.3f} |")
-    return "\n".join(lines)
+    pictures = [f"![barley ear with inserted voids, {m}](results/barley_ct_{m}.png)" for m in ("fcdd", "rx")
+                if (RESULTS_DIR / f"barley_ct_{m}.png").is_file()]
+    return "\n".join([*lines, "", *pictures])

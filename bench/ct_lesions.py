@@ -79,16 +79,27 @@ def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _voxel_metrics(detector: Any, cases: list[dict[str, Any]]) -> dict[str, Any]:
-    """Voxel AUROC inside the object and AUPRO per test case and pooled, from raw maps on each scan's grid."""
+def _voxel_metrics(detector: Any, cases: list[dict[str, Any]], gallery: Path | None = None) -> dict[str, Any]:
+    """Voxel AUROC inside the object and AUPRO per test case and pooled, from raw maps on each scan's grid.
+
+    With ``gallery``, the first case's heatmap (scaled to its own range) is drawn there, tri-planar at the scan's
+    voxel size, the lesion outlined.
+    """
     from seedlens.evaluation import aupro, pixel_auroc
+    from seedlens.explain import normalize_local
+    from seedlens.explain.render import volume_triplanar_png
     from seedlens.io import read
 
-    masks, maps, regions, per_case = [], [], [], {}
+    masks, maps, regions = [], [], []
+    per_case: dict[str, Any] = {}
     started = time.perf_counter()
     for case in cases:
         array, meta = read(case["image"], modality="volume")
         heat = detector.explain([array], spacing=[meta.spacing])[0]
+        if gallery is not None and not per_case:
+            lesion = np.asarray(read(case["mask"], modality="volume")[0]) > 0
+            volume_triplanar_png(array, normalize_local(heat[None])[0], gallery, mask=lesion[0], spacing=meta.spacing,
+                                 title=f"{case['name']} · {detector.name}")
         mask = np.asarray(read(case["mask"], modality="volume")[0]) > 0
         region = np.asarray(read(case["object"], modality="volume")[0]) > 0
         per_case[case["name"]] = {
@@ -108,7 +119,7 @@ def _voxel_metrics(detector: Any, cases: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def _train_and_score(manifest: Path, test: list[dict[str, Any]], args: argparse.Namespace,
-                     run_dir: Path) -> dict[str, Any]:
+                     run_dir: Path, gallery: str | None = None) -> dict[str, Any]:
     from seedlens.data import open_source
     from seedlens.detectors import FCDD, RX
 
@@ -117,11 +128,13 @@ def _train_and_score(manifest: Path, test: list[dict[str, Any]], args: argparse.
     started = time.perf_counter()
     fcdd = FCDD(**_fcdd_options(args)).fit(source, run_dir=run_dir, progress=False)
     train_s = time.perf_counter() - started
-    rows["fcdd"] = {**_voxel_metrics(fcdd, test), "train_seconds": round(train_s, 1), "plan": fcdd.plan_,
-                    "budget": fcdd.budget_}
+    out = Path(args.out_dir)
+    rows["fcdd"] = {**_voxel_metrics(fcdd, test, out / f"{gallery}_fcdd.png" if gallery else None),
+                    "train_seconds": round(train_s, 1), "plan": fcdd.plan_, "budget": fcdd.budget_}
     started = time.perf_counter()
     rx = RX(modality="volume", score_pooling="topk").fit(source, progress=False)
-    rows["rx"] = {**_voxel_metrics(rx, test), "train_seconds": round(time.perf_counter() - started, 1)}
+    rows["rx"] = {**_voxel_metrics(rx, test, out / f"{gallery}_rx.png" if gallery else None),
+                  "train_seconds": round(time.perf_counter() - started, 1)}
     return rows
 
 
@@ -139,7 +152,7 @@ def _brats(root: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
             for split in ("train", "validation") for c in cases[split]]
     manifest = _write_manifest(tmp / "brats.csv", rows)
     return {"cases": {s: [c["name"] for c in v] for s, v in cases.items()},
-            **_train_and_score(manifest, cases["test"], args, tmp / "brats-run")}
+            **_train_and_score(manifest, cases["test"], args, tmp / "brats-run", gallery="ct_lesions_brats")}
 
 
 def _sarcoma(root: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -156,7 +169,8 @@ def _sarcoma(root: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         rows = [{"path": str(c["image"]), "label": "normal", "split": split, "mask": str(c["mask"]),
                  "object_mask": str(c["object"]), "case": c["name"]} for split in ("train", "val") for c in train]
         manifest = _write_manifest(tmp / f"sarcoma-{held['name']}.csv", rows)
-        folds[held["name"]] = _train_and_score(manifest, [held], args, tmp / f"sarcoma-run-{held['name']}")
+        folds[held["name"]] = _train_and_score(manifest, [held], args, tmp / f"sarcoma-run-{held['name']}",
+                                               gallery="ct_lesions_sarcoma" if not folds else None)
     pooled = {method: {
         "voxel_auroc_in_object": float(np.mean([f[method]["voxel_auroc_in_object"] for f in folds.values()])),
         "aupro": float(np.mean([f[method]["aupro"] for f in folds.values()])),
@@ -197,7 +211,12 @@ def markdown(result: dict[str, Any]) -> str:
             cases = ", ".join(f"{k} {f[method]['voxel_auroc_in_object']:.3f}" for k, f in r["sarcoma"]["folds"].items())
             lines.append(f"| sarcoma CT (leave one of 3 out) | {method} | {mean['voxel_auroc_in_object']:.3f} | "
                          f"{mean['aupro']:.3f} | {cases} |")
-    lines += ["", "FCDD trains on the lesion-free tissue of the training scans (patches off the lesion masks) at "
+    from bench._common import RESULTS_DIR
+
+    names = ("ct_lesions_brats_fcdd", "ct_lesions_brats_rx", "ct_lesions_sarcoma_fcdd")
+    pictures = [f"![{name}](results/{name}.png)" for name in names if (RESULTS_DIR / f"{name}.png").is_file()]
+    lines += ["", *pictures, "",
+              "FCDD trains on the lesion-free tissue of the training scans (patches off the lesion masks) at "
               "their native voxel size; RX is fitted on all training voxels. Objects: the brain mask (BraTS), the "
               "automatic foreground (sarcoma)."]
     return "\n".join(lines)
