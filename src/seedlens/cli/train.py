@@ -37,7 +37,7 @@ def train(
         "(e.g. 3,0.7,0.7). Scans without a spacing (TIFF, PNG) count as isotropic.")] = None,
     patch_size: Annotated[int | None, typer.Option(
         help="Train on random patches of this side at native resolution, drawn inside the object (default: "
-        "the median training size, at most 64 voxels / 128 pixels).")] = None,
+        "the median training size cut down to 64³ voxels / 128² pixels, its physically longest axis first).")] = None,
     workers: Annotated[int | None, typer.Option(help="DataLoader worker processes reading training patches.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:K.")] = None,
     config: Annotated[

@@ -32,8 +32,8 @@ DEFAULT_IMAGE_SIZE = 64
 AUTO_INTENSITY = {Modality.IMAGE: "contrast", Modality.VOLUME: "foreground", Modality.CUBE: "zscore"}
 #: Native input size of the registered 2D FCDD networks.
 BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0": 224}
-#: Largest automatic training patch per axis (3D, 2D): the median training shape is cut to it.
-PATCH_CAP = {3: 64, 2: 128}
+#: Most voxels of an automatic training patch (3D: 64³, 2D: 128²): the median training shape is cut down to it.
+PATCH_VOXELS = {3: 64**3, 2: 128**2}
 #: Largest automatic sliding window per axis at inference (3D, 2D): bigger windows waste less on their borders.
 WINDOW_CAP = {3: 96, 2: 512}
 
@@ -116,10 +116,14 @@ def _spacings(train: SampleSet) -> list[tuple[float, ...] | None]:
 
 
 def patch_size(config: DeepDetectorConfig, shapes: Sequence[tuple[int, ...]], multiple: int,
-               image_size: int | None) -> tuple[int, ...]:
-    """The training patch: given, else the whole sample (``image_size``), else the median training shape capped.
+               image_size: int | None, spacing: Sequence[float] | None = None) -> tuple[int, ...]:
+    """The training patch: given, else the whole sample (``image_size``), else the median training shape cut down.
 
-    Every side is rounded up to ``multiple`` (the network's total stride, or what its decoder needs).
+    The automatic patch starts from the median shape of the preprocessed training samples and, while it holds more
+    than :data:`PATCH_VOXELS`, shortens its physically longest axis (sides times ``spacing``, the detector's voxel
+    size) — nnU-Net's rule: a CT of 3.3 mm slices at 0.98 mm in plane gets a patch about as deep as it is wide in
+    millimetres, not a cube of voxels. Every side is rounded up to ``multiple`` (the network's total stride, or
+    what its decoder needs).
 
     Raises:
         ConfigError: a given patch size has another number of values than 1 or the samples' axes.
@@ -129,8 +133,14 @@ def patch_size(config: DeepDetectorConfig, shapes: Sequence[tuple[int, ...]], mu
         return tuple(round_up(int(p), multiple) for p in per_axis("patch_size", config.patch_size, dims))
     if image_size is not None:
         return tuple(round_up(image_size, multiple) for _ in range(dims))
-    median = np.median(np.asarray(shapes), axis=0)
-    return tuple(round_up(min(int(np.ceil(m)), PATCH_CAP[dims]), multiple) for m in median)
+    voxel = np.asarray(spacing if spacing is not None else (1.0,) * dims, dtype=np.float64)
+    patch = np.maximum(np.ceil(np.median(np.asarray(shapes), axis=0)), multiple).astype(np.int64)
+    while int(np.prod(patch)) > PATCH_VOXELS[dims]:
+        longest = int(np.argmax(np.where(patch > multiple, patch * voxel, -1.0)))
+        patch[longest] = max(multiple, patch[longest] - multiple)
+        if np.all(patch <= multiple):
+            break
+    return tuple(round_up(int(p), multiple) for p in patch)
 
 
 def window_size(config: DeepDetectorConfig, patch: tuple[int, ...], multiple: int, smallest: int) -> tuple[int, ...]:

@@ -55,8 +55,8 @@ class DeepDetectorConfig:
             treated as isotropic at the finest target spacing; the fitted detector records how many were.
         patch_size: Training patch per axis (one number for all) at native resolution; patches are drawn inside
             the object, and off the anomaly mask of normal samples. None: the whole sample with ``image_size``,
-            else the median training shape capped at 64 voxels (3D) or 128 pixels (2D). Rounded up to the
-            network's stride.
+            else the median training shape, its physically longest axis shortened until it holds at most 64³
+            voxels (3D) or 128² pixels (2D) (nnU-Net's rule). Rounded up to the network's stride.
         window_size: FCDD's sliding window per axis at inference; None: the largest of the patch size, 96 voxels
             (3D) or 512 pixels (2D), and what the receptive field needs. Scans smaller than the window are scored
             in one pass. The autoencoder and HSC slide their training patch.

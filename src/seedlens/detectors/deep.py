@@ -136,7 +136,7 @@ class DeepDetector(Detector):
                 self.preprocessor_ = cache.preprocessor
                 self.input_multiple_ = multiple = self._multiple(config)
                 self.input_size_ = planning.patch_size(config, [e.shape for e in cache.entries], multiple,
-                                                    plan.image_size)
+                                                    plan.image_size, plan.spacing)
                 torch.manual_seed(config.seed)
                 self.network_ = self._build_network(config).to(device)
                 self.window_size_ = (planning.window_size(config, self.input_size_, multiple, self._smallest_window())
