@@ -35,9 +35,11 @@ class FCDDConfig(ExposureConfig):
             ``max(1, 0.04 × input size)`` (≈1.2 at 28–32 px and ≈9 at 224 px, as in the paper). With
             ``supervision="map"`` the training loss compares the masks with maps upsampled by this kernel.
         heatmap_sigma: Standard deviation of the upsampling kernel of the heatmaps returned by ``explain``, if it
-            should differ from the training kernel ``sigma``; None uses ``sigma``. A map-supervised network learns
-            sharp maps with a narrow kernel, while a somewhat wider one at inference averages the coarse cells
-            of a 3D network's map into smoother, better-localised heatmaps. Scores do not depend on it.
+            should differ from the training kernel ``sigma``; None uses ``sigma``, but at least half the network's
+            cell spacing (its stride): a narrower kernel leaves a dotted heatmap, one bump per cell. A
+            map-supervised network learns sharp maps with a narrow kernel, while a somewhat wider one at inference
+            averages the coarse cells of a 3D network's map into smoother, better-localised heatmaps. Scores do not
+            depend on it.
         backbone_options: Keyword options of the backbone constructor (e.g. ``{"channels": [16, 32, 64]}`` for
             ``fcdd3d``); None uses the backbone's defaults.
     """
@@ -93,10 +95,13 @@ class FCDD(DeepDetector):
         sigma = config.sigma if config.sigma is not None else max(1.0, 0.04 * self.input_size_[0])
         dims = self.modality_.spatial_dims
         self.upsampler_ = ReceptiveFieldUpsampler(network.receptive_field, spatial_dims=dims, sigma=float(sigma))
+        # A Gaussian narrower than half the cell spacing leaves a dotted heatmap (one bump per cell, gaps between)
+        heatmap_sigma = config.heatmap_sigma if config.heatmap_sigma is not None else max(
+            float(sigma), 0.5 * network.receptive_field.jump)
         self.heatmap_upsampler_ = (
             self.upsampler_
-            if config.heatmap_sigma is None
-            else ReceptiveFieldUpsampler(network.receptive_field, spatial_dims=dims, sigma=float(config.heatmap_sigma))
+            if heatmap_sigma == sigma
+            else ReceptiveFieldUpsampler(network.receptive_field, spatial_dims=dims, sigma=float(heatmap_sigma))
         )
         return network
 
