@@ -138,6 +138,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             "false_positive_rate": float(np.mean(flags)),
             "normal_scans": len(flags),
             "voided_flagged_rate": float(np.mean([fold[method]["voided_flagged"] for fold in folds.values()])),
+            "voided_above_normal_rate": float(np.mean([fold[method]["voided_above_normal"]
+                                                       for fold in folds.values()])),
             "voxel_auroc_in_object": float(np.mean([fold[method]["voxel_auroc_in_object"] for fold in folds.values()])),
             "aupro": float(np.mean([fold[method]["aupro"] for fold in folds.values()])),
         }
@@ -155,14 +157,21 @@ def markdown(result: dict[str, Any]) -> str:
         f"(voxel size unknown: isotropic). Normal scans: each fold's test ear and the single grain. Inserted "
         f"defects: {s['voids']} air voids (radius 3–6 voxels) inside the test ear's grains.",
         "",
-        "| method | false-positive rate (normal scans) | ear with voids flagged | voxel AUROC in object (voids) | "
-        "AUPRO |",
-        "|---|---|---|---|---|",
+        "| method | false-positive rate (normal scans) | ear with voids flagged | ear with voids above the same ear "
+        "without | voxel AUROC in object (voids) | AUPRO |",
+        "|---|---|---|---|---|---|",
     ]
     for method in ("fcdd", "rx"):
         m = r["summary"][method]
+        above = m.get("voided_above_normal_rate")
         lines.append(f"| {method} | {m['false_positive_rate']:.2f} of {m['normal_scans']} | "
-                     f"{m['voided_flagged_rate']:.2f} | {m['voxel_auroc_in_object']:.3f} | {m['aupro']:.3f} |")
+                     f"{m['voided_flagged_rate']:.2f} | {'n/a' if above is None else f'{above:.2f}'} | "
+                     f"{m['voxel_auroc_in_object']:.3f} | {m['aupro']:.3f} |")
+    lines += ["", "The threshold comes from one other ear (a single normal score), and the single grain is another "
+              "acquisition (other size and contrast): the false-positive rate says how little one ear calibrates "
+              "another, not how the detector ranks grains — that needs one sample per grain (grain segmentation, "
+              "a later issue). RX is fitted on all voxels, most of them air: it flags the grains themselves and "
+              "misses the voids."]
     pictures = [f"![barley ear with inserted voids, {m}](results/barley_ct_{m}.png)" for m in ("fcdd", "rx")
                 if (RESULTS_DIR / f"barley_ct_{m}.png").is_file()]
     return "\n".join([*lines, "", *pictures])
