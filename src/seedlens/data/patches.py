@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,6 +128,7 @@ class PreprocessedCache:
             stats = preprocessor.sample_stats(x)
             minimum = float(x.min())
             x = preprocessor.pad(x, geometry)
+            _check_space(out, 5 * x.nbytes // 4, samples.name(i))
             np.save(out / f"{i:06d}_x.npy", np.ascontiguousarray(x, dtype=np.float32))
             np.save(out / f"{i:06d}_object.npy", pad_end(objects[None].astype(np.uint8), geometry.output_shape, 0)[0])
             if sample.mask is not None:
@@ -314,6 +316,19 @@ class PatchDataset(Dataset[dict[str, Any]]):
         else:
             mask = np.zeros((1, *self.patch_size), np.float32)
         return {"x": torch.from_numpy(x), "label": torch.tensor(float(entry.label)), "mask": torch.from_numpy(mask)}
+
+
+def _check_space(folder: Path, needed: int, name: str) -> None:
+    """Refuse to write ``needed`` bytes for sample ``name`` where the disk has not that much free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DataSourceError(f"{folder}: {_size(free)} free, but preprocessing {name} needs {_size(needed)} (the "
+                              "training scans are written there as float32 while the detector trains; give run_dir "
+                              "on a larger disk)")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
 def _padded_to(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

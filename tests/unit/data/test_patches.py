@@ -123,3 +123,16 @@ def test_no_valid_patch_anywhere_is_an_error_naming_the_patch(tmp_path):
                                     Preprocessor(intensity="none"), tmp_path / "x")
     with pytest.raises(DataSourceError, match=r"patch of \(8, 8, 8\)"):
         PatchDataset(cache, (8, 8, 8))
+
+
+def test_a_disk_too_full_for_the_preprocessed_scans_is_refused_before_writing(tmp_path, monkeypatch):
+    import seedlens.data.patches as patches
+
+    class Full:
+        free = 1000
+
+    monkeypatch.setattr(patches.shutil, "disk_usage", lambda _: Full)
+    samples = ArraySamples([np.ones((1, 32, 32, 32), np.float32)], Modality.VOLUME)
+    with pytest.raises(DataSourceError, match=r"0\.0 MB free, but preprocessing sample 0 needs 0\.2 MB"):
+        PreprocessedCache.build(samples, Preprocessor(), tmp_path / "full")
+    assert not list((tmp_path / "full").glob("*.npy"))
