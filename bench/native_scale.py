@@ -159,7 +159,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"One {s['size']}³ float32 volume ({s['size'] ** 3 * 4 / 2**30:.2f} GB) scored and explained whole by "
         f"`seedlens score` / `seedlens explain` (fcdd3d defaults, window {'×'.join(map(str, r['window_size']))}, "
-        f"each command a fresh process).",
+        f"each command a fresh process; the detector is trained for {s['epochs']} pass on {s['training']}: this "
+        "measures memory and time, not quality).",
         "",
         "| command | seconds | peak RSS | target ≤ 4 GB |",
         "|---|---|---|---|",
