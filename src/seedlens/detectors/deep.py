@@ -258,8 +258,10 @@ class DeepDetector(Detector):
         self.training_stats_ = {
             "samples_per_s": result.samples_per_s,
             "wall_time_s": result.wall_time_s,
+            "data_wait_share": result.data_wait_share,
             "device": result.device,
             "precision": result.precision,
+            "world_size": result.world_size,
         }
         self.budget_ = {"epochs": epochs, "samples_per_epoch": len(dataset) * repeats}
         # DDP synchronises buffers (BatchNorm statistics) before each step, not after the last: every process scores
@@ -534,6 +536,7 @@ class DeepDetector(Detector):
             "history": [float(v) for v in getattr(self, "history_", [])],
             "budget": getattr(self, "budget_", None),
             "plan": getattr(self, "plan_", None),
+            "training": getattr(self, "training_stats_", None),
             **self._extra_state(),
         }
         atomic_write_bytes(folder / STATE_FILE, json.dumps(state, indent=2).encode())
@@ -568,6 +571,7 @@ class DeepDetector(Detector):
         detector.history_ = list(state.get("history", []))
         detector.budget_ = state.get("budget")  # None for detectors saved before the budget was recorded
         detector.plan_ = state.get("plan") or {}
+        detector.training_stats_ = state.get("training") or {}
         detector._load_extra_state(state)
         detector.input_multiple_ = int(state.get("input_multiple") or detector._multiple(config))
         # a detector saved before windows were recorded slid nothing: its window is its input, on the stride's grid

@@ -72,6 +72,9 @@ class TrainResult:
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         world_size: Processes that trained together.
         checkpoint: The run's checkpoint file, or None without a ``run_dir``.
+        data_wait_s: Seconds this process waited for batches (loading, preprocessing and transfer not hidden by
+            the DataLoader's workers), over the epochs of this call.
+        step_s: Seconds in the training steps themselves (the step function, backward, optimizer).
     """
 
     losses: list[float]
@@ -83,6 +86,14 @@ class TrainResult:
     precision: str
     world_size: int
     checkpoint: Path | None
+    data_wait_s: float = 0.0
+    step_s: float = 0.0
+
+    @property
+    def data_wait_share(self) -> float:
+        """Share of the training time spent waiting for data (0 when nothing was trained)."""
+        total = self.data_wait_s + self.step_s
+        return self.data_wait_s / total if total > 0 else 0.0
 
 
 def train(
@@ -183,6 +194,8 @@ class _Run:
         self.losses: list[float] = []
         self.epoch = 0  # epochs completed
         self.global_step = 0
+        self.data_wait_s = 0.0
+        self.step_s = 0.0
 
     def fit(self, resume: bool, progress: bool, on_epoch_end: EpochHook | None, started: float) -> TrainResult:
         """Resume if asked, train the remaining epochs and report."""
@@ -219,6 +232,8 @@ class _Run:
             precision=self.precision,
             world_size=self.info.world_size,
             checkpoint=self.path,
+            data_wait_s=self.data_wait_s,
+            step_s=self.step_s,
         )
 
     def _run_epoch(self, net: nn.Module, bar: TrainProgress) -> tuple[float, int]:
@@ -237,8 +252,11 @@ class _Run:
             self.dataset.set_epoch(epoch)
         autocast_dtype = PRECISIONS[self.precision]
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss * samples, samples
+        waited = time.perf_counter()
         for index, batch in enumerate(self.loader):
             batch = _to_device(batch, self.device)
+            stepping = time.perf_counter()
+            self.data_wait_s += stepping - waited
             self.generator.manual_seed(derive_seed(config.seed, epoch, _STEP, index, self.info.rank))
             with torch.autocast(self.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 loss = self.step(net, batch, self.generator)
@@ -254,7 +272,9 @@ class _Run:
             totals[0] += loss.detach().double() * count
             totals[1] += count
             self.global_step += 1
-            bar.advance(loss)
+            bar.advance(loss, count * self.info.world_size)
+            waited = time.perf_counter()
+            self.step_s += waited - stepping
         loss_sum, samples = all_reduce_sum(totals, self.info).tolist()
         return loss_sum / samples, int(samples)
 

@@ -35,12 +35,15 @@ class TrainProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[rate]} samples/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
             disable=not self.enabled,
         )
-        self._task = self._bar.add_task("training", total=total_steps, loss="-")
+        self._task = self._bar.add_task("training", total=total_steps, loss="-", rate="-")
+        self._samples = 0
+        self._since = time.monotonic()
 
     def __enter__(self) -> TrainProgress:
         if self.enabled:
@@ -58,14 +61,16 @@ class TrainProgress:
         if self.enabled:
             self._bar.update(self._task, description=f"epoch {epoch}/{self.epochs}")
 
-    def advance(self, loss: torch.Tensor) -> None:
-        """Count one step; show ``loss`` if the last shown value is older than ``refresh_s``."""
+    def advance(self, loss: torch.Tensor, samples: int = 0) -> None:
+        """Count one step of ``samples`` samples; refresh the loss and the rate at most every ``refresh_s``."""
         if not self.enabled:
             return
+        self._samples += samples
         now = time.monotonic()
         if now - self._last >= self.refresh_s:
-            self._last = now
-            self._bar.update(self._task, advance=1, loss=f"{float(loss.detach()):.4g}")
+            rate = self._samples / max(now - self._since, 1e-9)
+            self._last, self._samples, self._since = now, 0, now
+            self._bar.update(self._task, advance=1, loss=f"{float(loss.detach()):.4g}", rate=f"{rate:.0f}")
         else:
             self._bar.update(self._task, advance=1)
 

@@ -84,6 +84,8 @@ def test_volumes_are_resampled_to_the_median_spacing_and_heatmaps_come_back_on_e
     np.testing.assert_allclose(loaded.score([other], spacing=(1.0, 1.2, 0.8)),
                                detector.score([other], spacing=(1.0, 1.2, 0.8)), rtol=1e-5)
     assert loaded.plan_["patch_size"] == [8, 8, 8]
+    stats = loaded.training_stats_  # the run says how fast it trained and how long it waited for data
+    assert stats["samples_per_s"] > 0 and 0 <= stats["data_wait_share"] <= 1 and stats["device"] == "cpu"
 
 
 def test_arrays_without_spacing_are_isotropic_and_the_plan_says_so(tmp_path):

@@ -31,6 +31,20 @@ def test_result_reports_the_run(tiny):
     assert all(math.isfinite(v) for v in result.losses)
 
 
+def test_the_run_says_how_much_of_its_time_went_waiting_for_data(tiny):
+    import time
+
+    class Slow(tiny.TinyDataset):
+        def __getitem__(self, index):
+            time.sleep(0.004)  # 32 ms per batch of 8: far more than the tiny net's step
+            return super().__getitem__(index)
+
+    _, fast = tiny.run(None, epochs=1)
+    slow = train(tiny.tiny_net(), tiny.noisy_step, Slow(), tiny.config(1), progress=False)
+    assert slow.data_wait_s > 0.09 and slow.data_wait_share > 0.6, slow
+    assert 0 <= fast.data_wait_share < slow.data_wait_share and fast.step_s > 0
+
+
 def test_amp_flag_is_ignored_on_cpu(tiny):
     with_amp = tiny.tiny_net()
     result = train(with_amp, tiny.noisy_step, tiny.TinyDataset(), tiny.config(2, amp=True), progress=False)
@@ -54,7 +68,7 @@ def test_progress_bar_shows_epochs_and_loss_on_a_terminal(tiny, monkeypatch, cap
     monkeypatch.setenv("TTY_INTERACTIVE", "1")
     train(tiny.tiny_net(), tiny.noisy_step, tiny.TinyDataset(), tiny.config(2), progress=True)
     err = capsys.readouterr().err
-    assert "epoch 2/2" in err and "loss" in err
+    assert "epoch 2/2" in err and "loss" in err and "samples/s" in err
 
 
 def test_seed_changes_the_run_and_repeats_it(tiny):
