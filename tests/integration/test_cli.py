@@ -48,6 +48,27 @@ def test_score_prints_one_json_object_per_input(seedlens, trained_run):
         assert item["anomalous"] == (item["score"] >= threshold)
 
 
+def test_score_of_many_files_reads_ahead_and_batches_with_the_same_scores(seedlens, trained_run):
+    from seedlens.detectors import load_detector
+    from seedlens.io import read
+
+    manifest, run = trained_run
+    paths = [p for p in sorted(manifest.parent.rglob("*.png")) if "mask" not in p.name][:12]
+    ahead = [json.loads(line) for line in
+             seedlens("score", run, *paths, "--json", "--device", "cpu").stdout.splitlines() if line.startswith("{")]
+    one_by_one = [json.loads(line) for line in
+                  seedlens("score", run, *paths, "--json", "--workers", "0", "--device", "cpu").stdout.splitlines()
+                  if line.startswith("{")]
+    assert [item["path"] for item in ahead] == [str(p) for p in paths]
+    alone = load_detector(run, device="cpu")
+    for item, other, path in zip(ahead, one_by_one, paths, strict=True):
+        expected = float(alone.score([read(path)[0]])[0])  # the file scored on its own
+        assert item["score"] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+        assert item["score"] == pytest.approx(other["score"], rel=1e-4, abs=1e-6)
+    bad = seedlens("score", run, paths[0], "--workers", "-1", check=False)
+    assert bad.returncode != 0 and "workers must be >= 0" in bad.stderr
+
+
 def test_explain_writes_overlays(seedlens, trained_run, tmp_path):
     manifest, run = trained_run
     image = next(p for p in sorted(manifest.parent.rglob("*.png")) if "mask" not in p.name)

@@ -1,5 +1,5 @@
-"""Anomaly objectives, generators and pooling: FCDD/HSC losses, confetti noise, online supervision, Outlier Exposure,
-and the one score pooling of anomaly maps.
+"""Anomaly objectives, generators and pooling: FCDD/HSC losses, confetti and Gaussian noise, online supervision,
+Outlier Exposure, and the one score pooling of anomaly maps.
 
 Everything here is a pure function or a small transform on tensors; detectors compose them.
 """
@@ -14,6 +14,7 @@ from seedlens.anomaly.losses import (
     pseudo_huber,
     reconstruction_error,
 )
+from seedlens.anomaly.noise import GaussianNoiseImages
 from seedlens.anomaly.online import OnlineReplacement
 from seedlens.anomaly.outliers import ArrayOutliers, FolderOutliers
 from seedlens.anomaly.pooling import POOLINGS, pool_maps
@@ -24,6 +25,7 @@ __all__ = [
     "ArrayOutliers",
     "ConfettiNoise",
     "FolderOutliers",
+    "GaussianNoiseImages",
     "OnlineReplacement",
     "SpectralConfetti",
     "fcdd_loss",

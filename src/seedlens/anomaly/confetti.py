@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from seedlens.anomaly._blobs import SHAPES, blob_footprints, randint, uniform
+from seedlens.anomaly._blobs import SHAPES, blob_footprints, draw_blobs, randint, randints, render, uniform
 from seedlens.data.transforms.foreground import otsu_threshold
 from seedlens.errors import ConfigError, ShapeError
 
@@ -168,25 +168,15 @@ class ConfettiNoise:
     def _sigma(self, spatial: tuple[int, ...]) -> float:
         return self.sigma if self.sigma is not None else self.sigma_fraction * sum(spatial) / len(spatial)
 
-    def _magnitudes(self, shape: tuple[int, int], generator: torch.Generator | None) -> Tensor:
+    def _magnitudes(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
         """Colour magnitudes as fractions of the value range (float64)."""
         if self.intensity_scale == "log":
             lo, hi = math.log(self.intensity[0]), math.log(self.intensity[1])
             return torch.exp(uniform(lo, hi, shape, generator))
         return uniform(*self.intensity, shape, generator)
 
-    def _centres_and_reference(self, x: Tensor) -> tuple[Tensor | None, float]:
-        """Candidate blob centres (None: anywhere) and the volume ``blob_volume`` is relative to, in pixels."""
-        total = float(x[0].numel())
-        if self.placement == "anywhere":
-            return None, total
-        foreground = foreground_mask(x)
-        if not bool(foreground.any()):
-            return None, total
-        return foreground.nonzero().to(torch.float64), float(foreground.sum())
-
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Corrupt one sample.
+        """Corrupt one sample (:meth:`batch` of one).
 
         Args:
             x: ``(C, H, W)`` for ``spatial_dims=2`` or ``(C, D, H, W)`` for 3, floating point.
@@ -202,43 +192,89 @@ class ConfettiNoise:
         if x.dim() != 1 + self.spatial_dims:
             layout = "(C, H, W)" if self.spatial_dims == 2 else "(C, D, H, W)"
             raise ShapeError(f"x must be {layout} for spatial_dims={self.spatial_dims}; got {tuple(x.shape)}")
-        lo, hi = _value_range(x, self.value_range)
-        span = hi - lo
-        spatial = tuple(x.shape[1:])
+        out, mask = self.batch(x[None], generator)
+        return out[0], mask[0]
+
+    def batch(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Corrupt every sample of a batch at once, on the batch's device.
+
+        Random numbers are drawn with ``generator`` on its own device (a generator on the training device keeps
+        the whole synthesis there); a seeded generator makes the result reproducible.
+
+        Args:
+            x: ``(N, C, H, W)`` for ``spatial_dims=2`` or ``(N, C, D, H, W)`` for 3, floating point.
+            generator: Torch random generator.
+
+        Returns:
+            ``(x', masks)``: the corrupted batch (shape, dtype and device of ``x``) and float masks
+            ``(N, 1, *spatial)`` with 1 where a sample changed.
+
+        Raises:
+            ShapeError: If ``x`` does not have ``2 + spatial_dims`` axes.
+        """
+        if x.dim() != 2 + self.spatial_dims:
+            layout = "(N, C, H, W)" if self.spatial_dims == 2 else "(N, C, D, H, W)"
+            raise ShapeError(f"x must be {layout} for spatial_dims={self.spatial_dims}; got {tuple(x.shape)}")
         src = x.float()
-        centres, reference = self._centres_and_reference(src)
+        out = src.clone()
+        masks = torch.zeros((x.shape[0], 1, *x.shape[2:]), dtype=torch.float32, device=x.device)
+        todo = torch.arange(x.shape[0], device=x.device)
+        for _ in range(10):  # practically always the first try: a sample whose blobs changed nothing draws again
+            corrupted, drawn = self._draw(src[todo], generator)
+            out[todo], masks[todo] = corrupted, drawn
+            todo = todo[~drawn.flatten(1).any(dim=1)]
+            if todo.numel() == 0:
+                break
+        return out.to(x.dtype), masks.to(x.dtype)
+
+    def _ranges(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-sample valid range ``(N,)`` low and high: ``value_range`` or each sample's own min and max."""
+        if self.value_range is not None:
+            lo = torch.full((x.shape[0],), self.value_range[0], device=x.device)
+            return lo, torch.full_like(lo, self.value_range[1])
+        flat = x.flatten(1)
+        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+        constant = hi - lo < 1e-6  # a constant sample: any visible change is an anomaly
+        return torch.where(constant, lo - 0.5, lo), torch.where(constant, lo + 0.5, hi)
+
+    def _draw(self, src: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """One draw of blobs for every sample of ``src`` ``(N, C, *spatial)``: ``(corrupted, masks)``."""
+        n, channels = src.shape[:2]
+        spatial = tuple(int(s) for s in src.shape[2:])
+        dims = self.spatial_dims
+        lo, hi = self._ranges(src)
+        span = hi - lo
+        foreground = None
+        reference = torch.full((n,), float(math.prod(spatial)), device=src.device)
+        if self.placement == "foreground":
+            foreground = torch.stack([foreground_mask(sample) for sample in src])
+            counts = foreground.flatten(1).sum(dim=1).float()
+            reference = torch.where(counts > 0, counts, reference)
         volume = None
         if self.blob_volume is not None:
-            volume = (self.blob_volume[0] * reference, self.blob_volume[1] * reference)
-        for _ in range(10):  # practically always the first try
-            count = randint(1, self.max_blobs + 1, generator)
-            sigma = self._sigma(spatial)
-            blobs = blob_footprints(
-                spatial,
-                count,
-                self.blob_fraction,
-                self.rotation,
-                sigma,
-                self.shapes,
-                generator,
-                x.device,
-                volume=volume,
-                centres=centres,
-            )
-            magnitude = self._magnitudes((count, x.shape[0]), generator) * span
-            sign = torch.where(uniform(0.0, 1.0, (count, x.shape[0]), generator) < 0.5, -1.0, 1.0)
-            colours = (magnitude * sign).to(x.device, torch.float32)
-            out = src
-            for blob, colour in zip(blobs, colours, strict=True):
-                delta = colour.view(-1, *([1] * self.spatial_dims)) * blob
-                candidate = (out + delta).clamp(lo, hi)
-                if _core_change(out, candidate, blob) < MIN_CHANGE * span:
-                    candidate = (out - delta).clamp(lo, hi)
-                out = candidate
-            mask = ((out - src).abs().amax(dim=0, keepdim=True) > self.mask_threshold * span).float()
-            if bool(mask.any()):
-                break
-        return out.to(x.dtype), mask
+            volume = torch.stack([self.blob_volume[0] * reference, self.blob_volume[1] * reference], dim=1)
+        count = randints(1, self.max_blobs + 1, (n,), generator).to(src.device)
+        blobs = draw_blobs(n, self.max_blobs, spatial, self.blob_fraction, self.rotation, self.shapes, generator,
+                           volume=volume, foreground=foreground)
+        magnitude = self._magnitudes((n, self.max_blobs, channels), generator)
+        sign = torch.where(uniform(0.0, 1.0, (n, self.max_blobs, channels), generator) < 0.5, -1.0, 1.0)
+        colours = (magnitude * sign).to(src.device, torch.float32) * span.reshape(-1, 1, 1)
+        sigma = self._sigma(spatial)
+        view = (-1, *([1] * (dims + 1)))
+        low, high = lo.reshape(view), hi.reshape(view)
+        out = src
+        for slot in range(self.max_blobs):
+            blob = render(blobs, slot, spatial, sigma, self.shapes, src.device)  # (N, *spatial)
+            delta = colours[:, slot].reshape(n, channels, *([1] * dims)) * blob[:, None]
+            candidate = torch.maximum(torch.minimum(out + delta, high), low)
+            core = (blob >= 0.5 * blob.flatten(1).amax(dim=1).reshape(-1, *([1] * dims)))[:, None]
+            changed = ((candidate - out).abs() * core).flatten(1).sum(dim=1)
+            changed = changed / (core.flatten(1).sum(dim=1) * channels).clamp_min(1)
+            flip = (changed < MIN_CHANGE * span).reshape(view)  # e.g. a bright blob on a saturated region
+            candidate = torch.where(flip, torch.maximum(torch.minimum(out - delta, high), low), candidate)
+            out = torch.where((slot < count).reshape(view), candidate, out)
+        masks = ((out - src).abs().amax(dim=1, keepdim=True) > self.mask_threshold * span.reshape(view)).float()
+        return out, masks
 
 
 class SpectralConfetti:

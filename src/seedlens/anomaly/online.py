@@ -12,6 +12,9 @@ from seedlens.errors import ConfigError, ShapeError
 class OnlineReplacement:
     """Replace each sample of a batch, with probability ``p``, by its corrupted version (FCDD's online supervision).
 
+    A generator with a ``batch(x, generator)`` method (:class:`ConfettiNoise`) corrupts the whole selection at
+    once on the batch's device; any other is called sample by sample.
+
     Args:
         generator: The anomaly generator applied to each replaced sample, e.g. :class:`ConfettiNoise` or
             :class:`FolderOutliers` (any :class:`AnomalyGenerator`).
@@ -53,11 +56,19 @@ class OnlineReplacement:
         if x.dim() < 3:
             raise ShapeError(f"x must be a batch (N, C, *spatial); got {tuple(x.shape)}")
         device = generator.device if generator is not None else torch.device("cpu")
-        replace = torch.rand(x.shape[0], generator=generator, device=device) < self.p
+        replace = (torch.rand(x.shape[0], generator=generator, device=device) < self.p).to(x.device)
         out = x.clone()
         masks = torch.zeros((x.shape[0], 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
-        for i in torch.nonzero(replace).flatten().tolist():
-            corrupted, mask = self.generator(x[i], generator)
-            out[i] = corrupted
-            masks[i] = mask
-        return out, replace.to(x.device, torch.float32), masks
+        chosen = torch.nonzero(replace).flatten()
+        if chosen.numel() == 0:
+            return out, replace.float(), masks
+        batched = getattr(self.generator, "batch", None)
+        if batched is not None:  # the whole selection at once, on the batch's device
+            corrupted, drawn = batched(x[chosen], generator)
+            out[chosen], masks[chosen] = corrupted.to(x.dtype), drawn.to(x.dtype)
+        else:
+            for i in chosen.tolist():
+                corrupted, mask = self.generator(x[i], generator)
+                out[i] = corrupted
+                masks[i] = mask
+        return out, replace.float(), masks

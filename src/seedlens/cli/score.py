@@ -1,8 +1,9 @@
 """``seedlens score`` and ``seedlens explain``: apply a saved run to new files or hub samples.
 
-Inputs are read one at a time (a 512³ volume or a DICOM series is scored whole, by sliding windows, with its own
-voxel size). Under ``torchrun --nproc-per-node N -m seedlens score ...`` every process scores its share of the
-inputs and the first one prints all results in input order; ``--to-hub`` then writes each prediction once.
+Inputs are decoded ahead in threads (``--workers``) and scored in order, small ones together in batches, each on
+its own grid (a 512³ volume or a DICOM series is scored whole, by sliding windows, with its own voxel size). Under
+``torchrun --nproc-per-node N -m seedlens score ...`` every process scores its share of the inputs and the first one
+prints all results in input order; ``--to-hub`` then writes each prediction once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def score(
     hub: Annotated[str | None, typer.Option(help="Score samples of a hub ('default' for the recorded one).")] = None,
     where: Annotated[str | None, typer.Option(help="Hub query selecting the samples.")] = None,
     to_hub: Annotated[bool, typer.Option(help="Write scores and heatmaps back to the hub as predictions.")] = False,
+    workers: Annotated[int, typer.Option(help="Threads decoding the next files while others are scored (0: none).")
+                       ] = 2,
 ) -> None:
     """Score each input: higher = more anomalous; `anomalous` is `score >= threshold` (the run's fitted one)."""
     from seedlens.detectors import load_detector
@@ -44,7 +47,8 @@ def score(
         if hub is not None:
             results = _score_hub(detector, run, hub, where, to_hub)
         else:
-            results = _gathered([(str(p), s) for p, s, _ in _score_files(detector, _shard(paths or []), False)])
+            scored = _score_files(detector, _shard(paths or []), False, workers=workers)
+            results = _gathered([(str(p), s) for p, s, _ in scored])
         if results is not None:
             _print_scores(results, detector.threshold_, as_json)
 
@@ -73,20 +77,42 @@ def _gathered(mine: list[tuple[str, float]]) -> list[tuple[str, float]] | None:
     return [item for _, item in ordered]
 
 
-def _score_files(detector: Any, paths: list[tuple[int, Path]],
-                 with_maps: bool, normalize: str | None = None) -> Iterator[tuple[Path, float, Any]]:
-    """``(path, score, (heatmap, array, meta) or None)`` per file, each read and scored on its own grid."""
-    from seedlens.io import read
+#: Most bytes of decoded inputs scored together in one call (small images share batches; a large scan goes alone).
+CHUNK_BYTES = 64 * 2**20
 
-    for _, path in paths:
-        array, meta = read(path, modality=detector.modality_)
-        spacing = [meta.voxel_size]
+
+def _score_files(detector: Any, paths: list[tuple[int, Path]], with_maps: bool, normalize: str | None = None,
+                 workers: int = 2) -> Iterator[tuple[Path, float, Any]]:
+    """``(path, score, (heatmap, array, meta) or None)`` per file, in order, each scored on its own grid.
+
+    ``workers`` threads decode the next files while the current ones are scored; consecutive small files are
+    scored together (up to the detector's batch size, :data:`CHUNK_BYTES` of input), a large one alone.
+    """
+    from seedlens.io import read
+    from seedlens.io.prefetch import read_ahead
+
+    chunk: list[tuple[Path, Any, Any]] = []
+
+    def flush() -> Iterator[tuple[Path, float, Any]]:
+        arrays = [array for _, array, _ in chunk]
+        spacing = [meta.voxel_size for _, _, meta in chunk]
         if with_maps:
-            scores, heatmaps = detector.score_and_explain([array], normalize=normalize, spacing=spacing)
-            yield path, float(scores[0]), (heatmaps[0], array, meta)
+            scores, heatmaps = detector.score_and_explain(arrays, normalize=normalize, spacing=spacing)
+            for (path, array, meta), value, heatmap in zip(chunk, scores, heatmaps, strict=True):
+                yield path, float(value), (heatmap, array, meta)
         else:
-            yield path, float(detector.score([array], spacing=spacing)[0]), None
-        del array
+            for (path, _, _), value in zip(chunk, detector.score(arrays, spacing=spacing), strict=True):
+                yield path, float(value), None
+        chunk.clear()
+
+    limit = max(1, int(getattr(detector.config_, "batch_size", 1)))  # a detector without batches: one at a time
+    for path, (array, meta) in read_ahead([p for _, p in paths], lambda p: read(p, modality=detector.modality_),
+                                          workers):
+        if chunk and (len(chunk) >= limit or sum(a.nbytes for _, a, _ in chunk) + array.nbytes > CHUNK_BYTES):
+            yield from flush()
+        chunk.append((path, array, meta))
+    if chunk:
+        yield from flush()
 
 
 def _print_scores(results: list[tuple[str, float]], threshold: float, as_json: bool) -> None:
@@ -166,6 +192,8 @@ def explain(
         str, typer.Option(help="global (comparable across samples) or local (each map by its own range).")
     ] = "global",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:K.")] = "auto",
+    workers: Annotated[int, typer.Option(help="Threads decoding the next files while others are scored (0: none).")
+                       ] = 2,
 ) -> None:
     """Write a heatmap per input on its own grid: PNG (images), tri-planar PNG + NIfTI (volumes), false colour (cubes).
 
@@ -181,7 +209,7 @@ def explain(
     detector = load_detector(run, device=device)
     written: list[str] = []
     with cli_process_group():
-        for path, value, extra in _score_files(detector, _shard(paths), True, normalize):
+        for path, value, extra in _score_files(detector, _shard(paths), True, normalize, workers):
             heatmap, array, meta = extra
             stem = out / Path(path).name.split(".")[0]
             title = f"{Path(path).name} · score {value:.3f}"

@@ -283,6 +283,25 @@ class PatchDataset(Dataset[dict[str, Any]]):
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.item(index, index)
 
+    def stacked_nbytes(self) -> int | None:
+        """Bytes of :meth:`stacked`, or None when the items are random draws (patches) that cannot be stacked."""
+        if not self.whole_samples:
+            return None
+        channels = int(self.cache.array(self.samples[0]).shape[0])
+        per_item = (channels + 1) * int(np.prod(self.patch_size)) * 4 + 4
+        return per_item * len(self.samples)
+
+    def stacked(self) -> dict[str, torch.Tensor] | None:
+        """Every item stacked, ``{"x": (N, C, *patch), "label": (N,), "mask": (N, 1, *patch)}``, or None.
+
+        Only for whole-sample training, where an item is the same at every draw; the training loop then holds
+        the set on its device (``TrainConfig.hold_data``).
+        """
+        if not self.whole_samples:
+            return None
+        items = [self.item(i, i) for i in range(len(self))]
+        return {key: torch.stack([item[key] for item in items]) for key in ("x", "label", "mask")}
+
     def corner(self, index: int, draw: int) -> tuple[int, tuple[int, ...]]:
         """``(sample, corner)``: the cached sample and the patch corner item ``index`` gets at its ``draw``-th draw."""
         position = index % len(self.samples)

@@ -36,6 +36,9 @@ BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0
 PATCH_VOXELS = {3: 64**3, 2: 128**2}
 #: Largest automatic sliding window per axis at inference (3D, 2D): bigger windows waste less on their borders.
 WINDOW_CAP = {3: 96, 2: 512}
+#: A scan of up to this many automatic windows' voxels is scored in one pass: the windows' overlap (the receptive
+#: field's margin, recomputed) would cost more time than the one larger pass costs memory (128³ against 96³ windows).
+WHOLE_PASS_FACTOR = 2.5
 
 
 @dataclass

@@ -68,11 +68,11 @@ class Autoencoder(DeepDetector):
         self.sigma_ = float(state["sigma"])
 
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
-        from seedlens.detectors.exposure import random_flips
+        from seedlens.detectors.exposure import augment_batch
 
         x = batch["x"]
         if self.config_.augment:
-            x, _ = random_flips(x, batch["mask"], generator)
+            x, _ = augment_batch(x, batch["mask"], generator, self.config_)
         return ((model(x) - x) ** 2).mean()
 
     def _scoring_module(self) -> Any:

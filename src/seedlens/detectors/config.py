@@ -61,6 +61,13 @@ class DeepDetectorConfig:
             (3D) or 512 pixels (2D), and what the receptive field needs. Scans smaller than the window are scored
             in one pass. The autoencoder and HSC slide their training patch.
         num_workers: DataLoader worker processes reading training patches (0: in the training process).
+        hold_data: Keep the preprocessed training set on the training device (``TrainConfig.hold_data``):
+            ``auto`` does for whole-sample training sets of up to 2 GiB (e.g. 28×28 or 224×224 images at a fixed
+            ``image_size``), so no step waits on loading; patches of scans are always read per step.
+        memory_format: Layout of the network's weights and activations: ``channels_last`` (NHWC), ``contiguous``
+            (NCHW/NCDHW) or ``auto`` = ``channels_last`` for 2D networks (measured on 2 CPU cores: 10–13 % faster
+            training and 15–50 % faster inference of the FCDD networks), ``contiguous`` for 3D ones (no gain
+            measured). Results are the same up to float rounding.
         intensity: Intensity normalisation (``auto``: ``contrast`` for images, ``foreground`` for volumes — clipped
             to the 0.5/99.5 percentiles of the training foreground, then standardised, nnU-Net's rule for CT —,
             ``zscore`` for cubes).
@@ -73,7 +80,11 @@ class DeepDetectorConfig:
         lr: Learning rate.
         weight_decay: Weight decay.
         lr_decay: Learning-rate factor applied after every epoch.
-        augment: Random flips of training samples.
+        augment: Augment training samples: random flips (``augment_flips``) and shifts (``augment_shift``).
+        augment_flips: Axes flipped at random: ``all`` spatial axes (seeds and scans have no canonical
+            orientation) or the ``last`` one only (horizontal flips of images, as the FCDD reference).
+        augment_shift: Largest random shift in pixels/voxels per axis, the border filled with the sample's minimum
+            (the FCDD reference's random crop with padding 2 at 28×28); 0: none.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:K``.
         amp: Mixed precision on CUDA (ignored on CPU).
         seed: Seed of every random draw (initialisation, order, augmentation, synthetic anomalies).
@@ -99,6 +110,8 @@ class DeepDetectorConfig:
     patch_size: int | tuple[int, ...] | None = None
     window_size: int | tuple[int, ...] | None = None
     num_workers: int = 0
+    hold_data: str = "auto"
+    memory_format: str = "auto"
     intensity: str = "auto"
     window: tuple[float, float] | None = None
     epochs: int | None = None
@@ -108,6 +121,8 @@ class DeepDetectorConfig:
     weight_decay: float = 1e-6
     lr_decay: float = 0.98
     augment: bool = True
+    augment_flips: str = "all"
+    augment_shift: int = 0
     device: str = "auto"
     amp: bool = True
     seed: int = 0
@@ -127,6 +142,8 @@ class DeepDetectorConfig:
         "patch_size": (Interval(4, 4096, integer=True), Each(Interval(4, 4096, integer=True), distinct=False), None),
         "window_size": (Interval(4, 8192, integer=True), Each(Interval(4, 8192, integer=True), distinct=False), None),
         "num_workers": Interval(0, 256, integer=True),
+        "hold_data": frozenset({"auto", "always", "never"}),
+        "memory_format": frozenset({"auto", "channels_last", "contiguous"}),
         "intensity": INTENSITIES,
         "window": (tuple, None),
         "epochs": (Interval(1, None, integer=True), None),
@@ -136,6 +153,8 @@ class DeepDetectorConfig:
         "weight_decay": Interval(0, None),
         "lr_decay": Interval(0, 1, closed=True),
         "augment": bool,
+        "augment_flips": frozenset({"all", "last"}),
+        "augment_shift": Interval(0, 64, integer=True),
         "device": str,
         "amp": bool,
         "seed": Interval(0, None, integer=True),

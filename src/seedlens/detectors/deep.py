@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import numbers
 import shutil
 import tempfile
@@ -138,7 +139,7 @@ class DeepDetector(Detector):
                 self.input_size_ = planning.patch_size(config, [e.shape for e in cache.entries], multiple,
                                                     plan.image_size, plan.spacing)
                 torch.manual_seed(config.seed)
-                self.network_ = self._build_network(config).to(device)
+                self.network_ = _placed(self._build_network(config), device, config)
                 self.window_size_ = (planning.window_size(config, self.input_size_, multiple, self._smallest_window())
                                      if self._cells else self.input_size_)  # dense maps slide the training patch
                 self.plan_ = planning.describe(plan, self.input_size_, self.window_size_)
@@ -243,6 +244,7 @@ class DeepDetector(Detector):
             device=str(device),
             seed=config.seed,
             num_workers=config.num_workers,
+            hold_data=config.hold_data,
         )
         self._before_training(samples)
         result = train(
@@ -447,6 +449,8 @@ class DeepDetector(Detector):
         if module.cells:
             layout = module.layout
             window = tuple(min(round_up(w, layout.jump), s) for w, s in zip(self.window_size_, shape, strict=True))
+            if self.config_.window_size is None and math.prod(shape) <= planning.WHOLE_PASS_FACTOR * math.prod(window):
+                window = shape  # overlapping windows would recompute more than a whole pass costs in memory
             with _window_progress(self) as update:
                 anomaly = stitch_cells(x, module.anomaly_map, window, layout, progress=update)
             centres = [torch.arange(n, device=x.device) * layout.jump + layout.shift for n in anomaly.shape[2:]]
@@ -580,7 +584,7 @@ class DeepDetector(Detector):
         network = detector._build_network(config)
         weights = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         network.load_state_dict(weights, strict=True)
-        detector.network_ = network.to(select_device(device, dist_from_env().local_rank)).eval()
+        detector.network_ = _placed(network, select_device(device, dist_from_env().local_rank), config).eval()
         detector.threshold_ = float(state["threshold"])
         return detector
 
@@ -621,6 +625,17 @@ class DeepDetector(Detector):
     @abstractmethod
     def _scoring_module(self) -> Any:
         """Build the :class:`~seedlens.inference.ScoringModule` of the trained network."""
+
+
+def _placed(network: nn.Module, device: torch.device, config: DeepDetectorConfig) -> nn.Module:
+    """``network`` on ``device`` in the memory format ``config.memory_format`` resolves to for its dimensionality."""
+    network = network.to(device)
+    fmt = config.memory_format
+    dims = int(getattr(network, "spatial_dims", 2))
+    if fmt == "channels_last" or (fmt == "auto" and dims == 2):
+        layout = torch.channels_last if dims == 2 else torch.channels_last_3d
+        network = network.to(memory_format=layout)  # type: ignore[call-overload]  # missing from torch's stubs
+    return network
 
 
 def _valid_cells(centres: list[torch.Tensor], shape: tuple[int, ...], extent: tuple[int, ...],

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from seedlens.anomaly.noise import REFERENCE_STD
 from seedlens.config import Interval
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.errors import ConfigError
@@ -23,9 +24,14 @@ class ExposureConfig(DeepDetectorConfig):
 
     Attributes:
         anomalies: Where training anomalies come from: ``confetti`` (synthetic confetti noise; spectral
-            confetti for cubes), ``outliers`` (Outlier Exposure images from ``outlier_dir``) or ``none``
-            (only labelled anomalies of the train split; needs ``use_labelled_anomalies``).
+            confetti for cubes), ``noise`` (whole samples replaced by clamped Gaussian noise, mapped by the
+            detector's intensity rule: the FCDD reference's "noise" supervision on Fashion-MNIST and CIFAR-10,
+            :class:`~seedlens.anomaly.GaussianNoiseImages`), ``outliers`` (Outlier Exposure images from
+            ``outlier_dir``) or ``none`` (only labelled anomalies of the train split; needs
+            ``use_labelled_anomalies``).
         outlier_dir: Folder of unrelated images for ``anomalies="outliers"``.
+        noise_std: Standard deviation of ``anomalies="noise"`` as a fraction of the raw value range (the
+            reference's 64 of 255 grey levels).
         p_anomaly: Probability that a normal training sample is replaced by an anomaly ("online supervision").
         use_labelled_anomalies: Train also on anomalous samples of the train split (semi-supervised).
         confetti_placement: Where confetti blobs go (:class:`~seedlens.anomaly.ConfettiNoise` ``placement``):
@@ -46,6 +52,7 @@ class ExposureConfig(DeepDetectorConfig):
 
     anomalies: str = "confetti"
     outlier_dir: str | None = None
+    noise_std: float = REFERENCE_STD
     p_anomaly: float = 0.5
     use_labelled_anomalies: bool = False
     confetti_placement: str = "auto"
@@ -54,8 +61,9 @@ class ExposureConfig(DeepDetectorConfig):
     confetti_max_blobs: int | None = None
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
-        "anomalies": frozenset({"confetti", "outliers", "none"}),
+        "anomalies": frozenset({"confetti", "noise", "outliers", "none"}),
         "outlier_dir": (str, None),
+        "noise_std": Interval(0, None, closed=False),
         "p_anomaly": Interval(0, 1),
         "use_labelled_anomalies": bool,
         "confetti_placement": frozenset({"auto", "anywhere", "foreground"}),
@@ -107,13 +115,18 @@ def make_online_anomalies(
     input_size: tuple[int, ...],
     channels: int,
     has_labelled: bool,
+    preprocessor: Any = None,
 ) -> Any:
     """Return the ``OnlineReplacement`` that corrupts normal training samples, or None for ``anomalies="none"``.
+
+    ``preprocessor`` (the fitted :class:`~seedlens.data.transforms.Preprocessor`) maps ``noise`` images like normal
+    samples: its ``contrast`` rule is applied to them; after any other rule they are drawn in [0, 1].
 
     Raises:
         ConfigError: ``none`` without labelled anomalies, or ``outliers`` without ``outlier_dir``.
     """
-    from seedlens.anomaly import FolderOutliers, OnlineReplacement, SpectralConfetti
+    from seedlens.anomaly import FolderOutliers, GaussianNoiseImages, OnlineReplacement, SpectralConfetti
+    from seedlens.anomaly.noise import contrast_rule
 
     if config.anomalies == "none":
         if not has_labelled:
@@ -129,6 +142,10 @@ def make_online_anomalies(
         generator = FolderOutliers(
             config.outlier_dir, size=input_size, channels=channels, spatial_dims=modality.spatial_dims
         )
+    elif config.anomalies == "noise":
+        contrast = preprocessor is not None and preprocessor.intensity == "contrast"
+        rule = contrast_rule(float(preprocessor.lo_), float(preprocessor.hi_)) if contrast else None
+        generator = GaussianNoiseImages(config.noise_std, intensity=rule)
     elif modality is Modality.CUBE:
         generator = SpectralConfetti()
     else:
@@ -140,21 +157,24 @@ def expose(
     online: Any,
     batch: dict[str, torch.Tensor],
     generator: torch.Generator,
-    augment: bool,
+    config: DeepDetectorConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Flip (if ``augment``) and replace normal samples of ``batch`` by anomalies.
+    """Augment (if ``config.augment``: :func:`augment_batch`) and replace normal samples of ``batch`` by anomalies.
 
     Returns:
         ``x (N, C, *spatial)``, ``labels (N,)`` (1 = anomalous) and ``masks (N, 1, *spatial)``.
     """
     x, labels, masks = batch["x"], batch["label"], batch["mask"]
-    generator = cpu_generator(generator)
-    if augment:
-        x, masks = random_flips(x, masks, generator)
+    if config.augment:
+        x, masks = augment_batch(x, masks, generator, config)
     if online is not None:
         normal = labels < 0.5
         if bool(normal.any()):
-            x_new, labels_new, masks_new = online(x[normal].detach().cpu(), generator)
+            batched = hasattr(getattr(online, "generator", None), "batch")
+            # batched generators run where the network trains; per-sample ones (outlier files, spectral) on the CPU
+            draw = generator if batched else cpu_generator(generator)
+            chosen = x[normal].detach() if batched else x[normal].detach().cpu()
+            x_new, labels_new, masks_new = online(chosen, draw)
             x, labels, masks = x.clone(), labels.clone(), masks.clone()
             x[normal] = x_new.to(x.device, x.dtype)
             labels[normal] = labels_new.to(labels.device, labels.dtype)
@@ -174,14 +194,56 @@ def cpu_generator(generator: torch.Generator) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def random_flips(x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip each sample ``(N, C, *spatial)`` (and its mask) along each spatial axis with probability 0.5."""
-    generator = cpu_generator(generator)
-    for axis in range(2, x.ndim):
-        flip = torch.rand(x.shape[0], generator=generator) < 0.5
+def augment_batch(x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator,
+                  config: DeepDetectorConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training augmentation of a batch ``(N, C, *spatial)`` and its masks, on the batch's device.
+
+    Random shifts by up to ``config.augment_shift`` positions per axis (:func:`random_shifts`), then flips along
+    the axes ``config.augment_flips`` names (:func:`random_flips`).
+    """
+    if config.augment_shift > 0:
+        x, masks = random_shifts(x, masks, config.augment_shift, generator)
+    last_only = config.augment_flips == "last"
+    return random_flips(x, masks, generator, axes=(x.ndim - 1,) if last_only else None)
+
+
+def random_shifts(x: torch.Tensor, masks: torch.Tensor, shift: int,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift each sample ``(N, C, *spatial)`` (and its mask) by a random offset in ``[-shift, shift]`` per axis.
+
+    As a random crop of the sample padded by ``shift`` on every side (the FCDD reference's ``RandomCrop(padding)``):
+    what enters at the border is the sample's own minimum (its background), and 0 in the mask.
+    """
+    n, dims = x.shape[0], x.ndim - 2
+    offsets = torch.randint(-shift, shift + 1, (n, dims), generator=generator, device=generator.device)
+    offsets = offsets.to(x.device)
+    floor = x.flatten(1).amin(dim=1).reshape(-1, *([1] * (x.ndim - 1)))
+    out_x, out_m = x, masks
+    for axis in range(dims):
+        size = x.shape[2 + axis]
+        source = torch.arange(size, device=x.device)[None, :] - offsets[:, axis : axis + 1]  # (N, size)
+        inside = (source >= 0) & (source < size)
+        view = [n] + [1] * (x.ndim - 1)
+        view[2 + axis] = size
+        index = source.clamp(0, size - 1).reshape(view)
+        keep = inside.reshape(view)
+        out_x = torch.where(keep, out_x.gather(2 + axis, index.expand_as(out_x)), floor)
+        out_m = torch.where(keep, out_m.gather(2 + axis, index.expand_as(out_m)), torch.zeros((), dtype=masks.dtype,
+                                                                                             device=masks.device))
+    return out_x, out_m
+
+
+def random_flips(x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator,
+                 axes: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each sample ``(N, C, *spatial)`` (and its mask) along each spatial axis with probability 0.5.
+
+    ``axes`` limits the flips to some axes of ``x`` (e.g. ``(3,)``: horizontal flips of images); None: every
+    spatial axis. The draws come from ``generator`` on its own device (the training device), so nothing leaves it.
+    """
+    for axis in axes if axes is not None else range(2, x.ndim):
+        flip = (torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5).to(x.device)
         if bool(flip.any()):
-            idx = flip.nonzero().flatten().to(x.device)
-            x, masks = x.clone(), masks.clone()
-            x[idx] = x[idx].flip(axis)
-            masks[idx] = masks[idx].flip(axis)
+            view = (-1, *([1] * (x.ndim - 1)))
+            x = torch.where(flip.reshape(view), x.flip(axis), x)
+            masks = torch.where(flip.reshape(view), masks.flip(axis), masks)
     return x, masks

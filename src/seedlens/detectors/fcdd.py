@@ -109,7 +109,8 @@ class FCDD(DeepDetector):
         config = self.config_
         assert isinstance(config, ExposureConfig)
         self._online = make_online_anomalies(
-            config, self.modality_, self.input_size_, self.in_channels_, has_labelled=any(samples.train_labels)
+            config, self.modality_, self.input_size_, self.in_channels_, has_labelled=any(samples.train_labels),
+            preprocessor=self.preprocessor_,
         )
 
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
@@ -117,7 +118,7 @@ class FCDD(DeepDetector):
 
         config = self.config_
         assert isinstance(config, FCDDConfig)
-        x, labels, masks = expose(self._online, batch, generator, augment=config.augment)
+        x, labels, masks = expose(self._online, batch, generator, config)
         phi = model(x)
         if config.supervision == "map":
             upsampled = self.upsampler_.to(phi.device)(pseudo_huber(phi), tuple(x.shape[2:]))

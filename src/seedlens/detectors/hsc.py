@@ -66,7 +66,8 @@ class HSC(DeepDetector):
         config = self.config_
         assert isinstance(config, ExposureConfig)
         self._online = make_online_anomalies(
-            config, self.modality_, self.input_size_, self.in_channels_, has_labelled=any(samples.train_labels)
+            config, self.modality_, self.input_size_, self.in_channels_, has_labelled=any(samples.train_labels),
+            preprocessor=self.preprocessor_,
         )
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -78,7 +79,7 @@ class HSC(DeepDetector):
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         from seedlens.anomaly import hsc_loss
 
-        x, labels, _ = expose(self._online, batch, generator, augment=self.config_.augment)
+        x, labels, _ = expose(self._online, batch, generator, self.config_)
         return hsc_loss(model(x), labels)
 
     def _scoring_module(self) -> Any:

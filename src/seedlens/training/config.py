@@ -16,7 +16,7 @@ from seedlens.errors import ConfigError
 OPTIMIZERS = ("adam", "adamw", "sgd")
 """Optimizer names :func:`seedlens.training.optim.build_optimizer` knows."""
 
-RESUMABLE_CHANGES = frozenset({"epochs", "device", "num_workers", "amp"})
+RESUMABLE_CHANGES = frozenset({"epochs", "device", "num_workers", "amp", "hold_data"})
 """Fields that may differ between a checkpoint's config and the config that resumes it.
 
 Everything else shapes the optimisation itself (batch order, optimizer state, learning-rate schedule), so a
@@ -50,6 +50,11 @@ class TrainConfig:
         seed: Seeds weights-independent randomness: batch order, the step's generator, global RNGs.
         num_workers: DataLoader worker processes (0 loads in the training process).
         grad_clip: Maximum global gradient norm, or None for no clipping.
+        hold_data: Keep the whole dataset on the training device and index batches there, with no DataLoader:
+            ``"auto"`` when the dataset can give all its items as stacked tensors (``stacked()``: e.g. whole
+            samples, not random patches) and they take at most :data:`HOLD_LIMIT_BYTES` (on CUDA also at most a
+            quarter of the free device memory); ``"always"`` whenever the dataset can; ``"never"``. The batches
+            are the ones the DataLoader would make, in the same order, so the results do not change.
     """
 
     epochs: int = 50
@@ -65,6 +70,13 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     grad_clip: float | None = None
+    hold_data: str = "auto"
+
+
+#: Largest dataset ``hold_data="auto"`` keeps on the training device.
+HOLD_LIMIT_BYTES = 2 * 2**30
+
+HOLD_DATA = ("auto", "always", "never")
 
 
 def _int(value: Any) -> bool:
@@ -95,6 +107,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
     "num_workers": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
     "grad_clip": (lambda v: v is None or (_number(v) and 0 < v < float("inf")), "None or a finite number > 0"),
+    "hold_data": (lambda v: v in HOLD_DATA, f"one of {', '.join(map(repr, HOLD_DATA))}"),
 }
 """Field name -> (check, what is allowed). Every field of :class:`TrainConfig` has one rule."""
 

@@ -36,7 +36,7 @@ from torch.utils.data import (
 from seedlens.config import save_yaml, to_dict
 from seedlens.errors import ConfigError, DataSourceError, ShapeError
 from seedlens.training import checkpoint
-from seedlens.training.config import RESUMABLE_CHANGES, TrainConfig, validate
+from seedlens.training.config import HOLD_LIMIT_BYTES, RESUMABLE_CHANGES, TrainConfig, validate
 from seedlens.training.device import PRECISIONS, select_device, select_precision
 from seedlens.training.distributed import DistInfo, all_reduce_sum, barrier, dist_from_env, process_group, unwrap, wrap
 from seedlens.training.optim import build_optimizer, build_scheduler
@@ -246,8 +246,9 @@ class _Run:
         else:
             assert isinstance(self.sampler, RandomSampler) and self.sampler.generator is not None
             self.sampler.generator.manual_seed(derive_seed(config.seed, epoch, _ORDER))
-        assert self.loader.generator is not None
-        self.loader.generator.manual_seed(derive_seed(config.seed, epoch, _WORKERS, self.info.rank))
+        if isinstance(self.loader, DataLoader):
+            assert self.loader.generator is not None
+            self.loader.generator.manual_seed(derive_seed(config.seed, epoch, _WORKERS, self.info.rank))
         if hasattr(self.dataset, "set_epoch"):  # datasets of random draws (patches) draw per epoch
             self.dataset.set_epoch(epoch)
         autocast_dtype = PRECISIONS[self.precision]
@@ -342,8 +343,10 @@ def _check_resumable(path: Path, stored: Mapping[str, Any], config: TrainConfig)
 
 def _make_loader(
     dataset: Dataset[Any], config: TrainConfig, info: DistInfo, device: torch.device
-) -> tuple[Sampler[int], DataLoader[Any]]:
+) -> tuple[Sampler[int], DataLoader[Any] | _HeldBatches]:
     sampler: Sampler[int]
+    held = _held(dataset, config, device)
+    size = len(cast(Sized, dataset))
     if config.dataset_repeats > 1:
         dataset = (_Repeated(dataset, config.dataset_repeats) if hasattr(dataset, "item")
                    else ConcatDataset([dataset] * config.dataset_repeats))
@@ -353,6 +356,8 @@ def _make_loader(
         sampler = RandomSampler(cast(Sized, dataset), generator=torch.Generator())
     # A one-sample last batch breaks BatchNorm, so drop the ragged end unless it is the only batch.
     drop_last = len(cast(Sized, sampler)) > config.batch_size
+    if held is not None:
+        return sampler, _HeldBatches(held, sampler, config.batch_size, drop_last, size)
     loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
@@ -363,6 +368,49 @@ def _make_loader(
         generator=torch.Generator(),
     )
     return sampler, loader
+
+
+def _held(dataset: Dataset[Any], config: TrainConfig, device: torch.device) -> dict[str, Tensor] | None:
+    """The dataset's items stacked on ``device`` when ``config.hold_data`` says to hold it there, else None."""
+    stacked = getattr(dataset, "stacked", None)
+    if config.hold_data == "never" or stacked is None:
+        return None
+    if config.hold_data == "auto":
+        nbytes = getattr(dataset, "stacked_nbytes", None)
+        limit = HOLD_LIMIT_BYTES
+        if device.type == "cuda":
+            limit = min(limit, torch.cuda.mem_get_info(device)[0] // 4)
+        if nbytes is None or nbytes() is None or nbytes() > limit:
+            return None
+    tensors = stacked()
+    if tensors is None:
+        return None
+    return {k: v.to(device) for k, v in tensors.items()}
+
+
+class _HeldBatches:
+    """Batches indexed from tensors already on the training device, in the order ``sampler`` gives.
+
+    What a DataLoader over the same dataset, sampler, batch size and ``drop_last`` yields, without loading,
+    collating or copying anything per step. ``size`` is the dataset's own length: a repeated dataset's indices wrap.
+    """
+
+    def __init__(self, tensors: dict[str, Tensor], sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 size: int) -> None:
+        self.tensors, self.sampler, self.batch_size, self.drop_last, self.size = (
+            tensors, sampler, batch_size, drop_last, size)
+        self.device = next(iter(tensors.values())).device
+
+    def __len__(self) -> int:
+        n = len(cast(Sized, self.sampler))
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Any:
+        order = torch.as_tensor(list(self.sampler), dtype=torch.long) % self.size
+        order = order.to(self.device)
+        for k in range(len(self)):
+            index = order[k * self.batch_size : (k + 1) * self.batch_size]
+            yield {key: value[index] for key, value in self.tensors.items()}
 
 
 class _Repeated(Dataset[Any]):

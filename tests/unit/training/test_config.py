@@ -26,6 +26,7 @@ BAD_VALUES = {
     "seed": [-1, 1.5, None],
     "num_workers": [-1, 0.5],
     "grad_clip": [0, -1.0, float("inf"), "1"],
+    "hold_data": ["yes", True, None, "Auto"],
 }
 
 
