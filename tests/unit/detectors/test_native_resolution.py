@@ -109,6 +109,27 @@ def test_a_scan_larger_than_any_window_is_scored_whole_and_equals_one_pass(tmp_p
     np.testing.assert_allclose(heat, one_heat, rtol=1e-4, atol=1e-6)
 
 
+def test_a_scan_of_a_few_automatic_windows_is_scored_in_one_pass(monkeypatch):
+    import seedlens.inference.sliding_window as sliding
+
+    rng = np.random.default_rng(4)
+    scans = np.stack([_grain((24, 24, 24), (1.0, 1.0, 1.0), rng) for _ in range(6)])
+    detector = FCDD(**FAST, patch_size=12).fit(scans, progress=False)  # automatic window
+    detector.window_size_ = (32, 32, 32)  # as if the automatic window were 32³: 2.5 windows = 81,920 voxels
+    windows = []
+    stitch = sliding.stitch_cells
+    monkeypatch.setattr(sliding, "stitch_cells", lambda x, fn, window, *a, **k: (windows.append(window),
+                                                                                 stitch(x, fn, window, *a, **k))[1])
+    near = _grain((40, 40, 40), (1.0, 1.0, 1.0), rng, radius_mm=14)  # 64,000 voxels: one pass
+    far = _grain((56, 48, 40), (1.0, 1.0, 1.0), rng, radius_mm=18)  # 107,520: windows
+    detector.score([near])
+    detector.score([far])
+    assert windows[0] == (40, 40, 40) and windows[1] == (32, 32, 32)
+    detector.config_.window_size = 32  # a window the user gave is a memory bound: kept
+    detector.score([near])
+    assert windows[2] == (32, 32, 32)
+
+
 def test_the_autoencoder_blends_patch_windows_over_a_large_image(tmp_path):
     rng = np.random.default_rng(3)
     images = rng.random((8, 1, 32, 32), dtype=np.float32)
