@@ -27,4 +27,6 @@ def run_reference(folder: Path, cls: int, epochs: int) -> dict[str, Any]:
     if done.returncode != 0 or not lines:
         return {"error": (done.stderr or done.stdout)[-1500:]}
     result: dict[str, Any] = json.loads(lines[-1])
+    if "test_images_per_s" not in result and "test_pass_images_per_s" in result:  # a wrapper that names it so
+        result["test_images_per_s"] = result["test_pass_images_per_s"]
     return result
