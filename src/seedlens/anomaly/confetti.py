@@ -31,13 +31,15 @@ def _check_pair(name: str, value: Sequence[float], lo: float, hi: float) -> tupl
     return float(value[0]), float(value[1])
 
 
-def _value_range(x: Tensor, value_range: tuple[float, float] | None) -> tuple[float, float]:
+def _value_ranges(x: Tensor, value_range: tuple[float, float] | None) -> tuple[Tensor, Tensor]:
+    """Per-sample valid range of a batch ``(N, ...)``: ``value_range``, or each sample's own min and max."""
     if value_range is not None:
-        return value_range
-    lo, hi = float(x.min()), float(x.max())
-    if hi - lo < 1e-6:  # a constant sample: any visible change is an anomaly
-        return lo - 0.5, lo + 0.5
-    return lo, hi
+        lo = torch.full((x.shape[0],), value_range[0], device=x.device)
+        return lo, torch.full_like(lo, value_range[1])
+    flat = x.flatten(1)
+    lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+    constant = hi - lo < 1e-6  # a constant sample: any visible change is an anomaly
+    return torch.where(constant, lo - 0.5, lo), torch.where(constant, lo + 0.5, hi)
 
 
 def foreground_mask(x: Tensor) -> Tensor:
@@ -227,22 +229,12 @@ class ConfettiNoise:
                 break
         return out.to(x.dtype), masks.to(x.dtype)
 
-    def _ranges(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-sample valid range ``(N,)`` low and high: ``value_range`` or each sample's own min and max."""
-        if self.value_range is not None:
-            lo = torch.full((x.shape[0],), self.value_range[0], device=x.device)
-            return lo, torch.full_like(lo, self.value_range[1])
-        flat = x.flatten(1)
-        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
-        constant = hi - lo < 1e-6  # a constant sample: any visible change is an anomaly
-        return torch.where(constant, lo - 0.5, lo), torch.where(constant, lo + 0.5, hi)
-
     def _draw(self, src: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """One draw of blobs for every sample of ``src`` ``(N, C, *spatial)``: ``(corrupted, masks)``."""
         n, channels = src.shape[:2]
         spatial = tuple(int(s) for s in src.shape[2:])
         dims = self.spatial_dims
-        lo, hi = self._ranges(src)
+        lo, hi = _value_ranges(src, self.value_range)
         span = hi - lo
         foreground = None
         reference = torch.full((n,), float(math.prod(spatial)), device=src.device)
@@ -382,7 +374,8 @@ class SpectralConfetti:
         """
         if x.dim() != 3:
             raise ShapeError(f"x must be a cube (bands, H, W); got {tuple(x.shape)}")
-        lo, hi = _value_range(x, self.value_range)
+        low, high = _value_ranges(x[None].float(), self.value_range)
+        lo, hi = float(low[0]), float(high[0])
         span = hi - lo
         spatial = tuple(x.shape[1:])
         sigma = self.sigma if self.sigma is not None else self.sigma_fraction * sum(spatial) / 2

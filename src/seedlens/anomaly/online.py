@@ -39,6 +39,11 @@ class OnlineReplacement:
     def __repr__(self) -> str:
         return f"OnlineReplacement({self.generator!r}, p={self.p})"
 
+    @property
+    def batched(self) -> bool:
+        """Whether the generator corrupts whole batches (``batch(x, generator)``) on the batch's device."""
+        return callable(getattr(self.generator, "batch", None))
+
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Corrupt a random part of a batch.
 
@@ -62,9 +67,8 @@ class OnlineReplacement:
         chosen = torch.nonzero(replace).flatten()
         if chosen.numel() == 0:
             return out, replace.float(), masks
-        batched = getattr(self.generator, "batch", None)
-        if batched is not None:  # the whole selection at once, on the batch's device
-            corrupted, drawn = batched(x[chosen], generator)
+        if self.batched:  # the whole selection at once, on the batch's device
+            corrupted, drawn = getattr(self.generator, "batch")(x[chosen], generator)  # noqa: B009
             out[chosen], masks[chosen] = corrupted.to(x.dtype), drawn.to(x.dtype)
         else:
             for i in chosen.tolist():

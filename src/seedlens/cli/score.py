@@ -92,6 +92,7 @@ def _score_files(detector: Any, paths: list[tuple[int, Path]], with_maps: bool, 
     from seedlens.io.prefetch import read_ahead
 
     chunk: list[tuple[Path, Any, Any]] = []
+    held = 0  # bytes of the arrays in chunk
 
     def flush() -> Iterator[tuple[Path, float, Any]]:
         arrays = [array for _, array, _ in chunk]
@@ -108,9 +109,11 @@ def _score_files(detector: Any, paths: list[tuple[int, Path]], with_maps: bool, 
     limit = max(1, int(getattr(detector.config_, "batch_size", 1)))  # a detector without batches: one at a time
     for path, (array, meta) in read_ahead([p for _, p in paths], lambda p: read(p, modality=detector.modality_),
                                           workers):
-        if chunk and (len(chunk) >= limit or sum(a.nbytes for _, a, _ in chunk) + array.nbytes > CHUNK_BYTES):
+        if chunk and (len(chunk) >= limit or held + array.nbytes > CHUNK_BYTES):
             yield from flush()
+            held = 0
         chunk.append((path, array, meta))
+        held += array.nbytes
     if chunk:
         yield from flush()
 

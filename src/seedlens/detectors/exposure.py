@@ -170,7 +170,7 @@ def expose(
     if online is not None:
         normal = labels < 0.5
         if bool(normal.any()):
-            batched = hasattr(getattr(online, "generator", None), "batch")
+            batched = bool(getattr(online, "batched", False))
             # batched generators run where the network trains; per-sample ones (outlier files, spectral) on the CPU
             draw = generator if batched else cpu_generator(generator)
             chosen = x[normal].detach() if batched else x[normal].detach().cpu()

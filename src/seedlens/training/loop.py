@@ -376,11 +376,12 @@ def _held(dataset: Dataset[Any], config: TrainConfig, device: torch.device) -> d
     if config.hold_data == "never" or stacked is None:
         return None
     if config.hold_data == "auto":
-        nbytes = getattr(dataset, "stacked_nbytes", None)
+        measure = getattr(dataset, "stacked_nbytes", None)
+        nbytes = measure() if measure is not None else None
         limit = HOLD_LIMIT_BYTES
         if device.type == "cuda":
             limit = min(limit, torch.cuda.mem_get_info(device)[0] // 4)
-        if nbytes is None or nbytes() is None or nbytes() > limit:
+        if nbytes is None or nbytes > limit:
             return None
     tensors = stacked()
     if tensors is None:
