@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 "weight_decay": 1e-6}
     exposure: dict[str, Any] = {"anomalies": args.anomalies}
     if args.anomalies == "outliers" and any(m in methods for m in ("fcdd", "hsc")):
-        exposure["outlier_dir"] = args.outlier_dir or str(grey_cifar_folder(Path(args.data_root)))
+        exposure["outliers"] = args.outlier_dir or str(grey_cifar_folder(Path(args.data_root)))
 
     def trained(method: str, seed: int) -> Any:
         extra = exposure if method in ("fcdd", "hsc") else {}

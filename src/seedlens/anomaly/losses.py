@@ -151,6 +151,51 @@ def hsc_loss(features: Tensor, labels: Tensor, eps: float = EPS) -> Tensor:
     return ((1.0 - y) * d + y * _outlier_term(d, eps)).mean()
 
 
+def _check_logits(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    if logits.dim() != 2 or logits.shape[1] != 1:
+        raise ShapeError(f"logits must be (N, 1); got {tuple(logits.shape)}")
+    y = _check_labels(labels, logits.shape[0], "logits").to(logits.device, logits.dtype)
+    return logits[:, 0], y
+
+
+def bce_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Binary cross-entropy of anomaly logits (Outlier Exposure as a normal-vs-outlier classifier).
+
+    Args:
+        logits: ``(N, 1)``: the log-odds that each sample is anomalous.
+        labels: ``(N,)`` 0 (normal) / 1 (outlier).
+
+    Returns:
+        Scalar loss tensor (the batch mean).
+
+    Raises:
+        ShapeError: If ``logits`` is not ``(N, 1)`` or ``labels`` not ``(N,)``.
+    """
+    z, y = _check_logits(logits, labels)
+    return torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+
+
+def focal_loss(logits: Tensor, labels: Tensor, gamma: float = 2.0) -> Tensor:
+    """Focal loss (Lin et al. 2017) of anomaly logits: ``-(1 - p_t)^gamma log(p_t)``, the batch mean.
+
+    ``p_t`` is the predicted probability of the true class; ``gamma = 0`` is binary cross-entropy. Easy samples
+    (the many trivially normal ones, outliers far from the normal class) weigh less.
+
+    Args:
+        logits: ``(N, 1)`` anomaly log-odds.
+        labels: ``(N,)`` 0 (normal) / 1 (outlier).
+        gamma: Focusing exponent, >= 0.
+
+    Raises:
+        ShapeError: If ``logits`` is not ``(N, 1)`` or ``labels`` not ``(N,)``.
+    """
+    z, y = _check_logits(logits, labels)
+    log_p = torch.nn.functional.logsigmoid(z)
+    log_not_p = torch.nn.functional.logsigmoid(-z)
+    log_pt = y * log_p + (1.0 - y) * log_not_p
+    return (-((1.0 - log_pt.exp()) ** gamma) * log_pt).mean()
+
+
 def reconstruction_error(recon: Tensor, x: Tensor) -> Tensor:
     """Per-pixel squared reconstruction error, averaged over channels.
 

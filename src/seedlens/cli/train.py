@@ -50,6 +50,25 @@ def train(
     where: Annotated[str | None, typer.Option(help="Hub query selecting the samples, e.g. \"lot = 'A'\".")] = None,
     label_field: Annotated[str, typer.Option(help="Hub field holding the class label.")] = "germination",
     modality: Annotated[str | None, typer.Option(help="Hub modality to train on: image, volume or cube.")] = None,
+    outliers: Annotated[list[Path] | None, typer.Option(
+        help="Outlier Exposure: an outlier image file or folder (searched recursively); repeat for several. "
+        "Outliers are prepared like the normal samples and, when few, strongly augmented.")] = None,
+    outlier_count: Annotated[str | None, typer.Option(
+        help="Use a fixed subset of N outliers, drawn by the seed (the EOE protocol: 1, 2, 4, ...), or 'all'.")] = None,
+    outliers_where: Annotated[str | None, typer.Option(
+        help="With --hub: a query whose samples are outliers (e.g. \"germination = 'dead'\"); never test samples.")
+    ] = None,
+    objective: Annotated[str | None, typer.Option(
+        help="Training objective against the outliers: fcdd (explanation maps), hsc (hypersphere), bce or focal "
+        "(a normal-vs-outlier classifier). Picks the detector: fcdd, or hsc with that objective.")] = None,
+    finetune: Annotated[bool, typer.Option(
+        "--finetune", help="Fine-tune the pretrained network (--detector clip: its image encoder, with "
+        "--outliers).")] = False,
+    clip: Annotated[str | None, typer.Option(
+        help="--detector clip: a local CLIP folder (transformers format) or a hub model name.")] = None,
+    class_name: Annotated[str | None, typer.Option(
+        help="--detector clip: what a normal sample is, in words, for the prompts (default: the normal label, "
+        "underscores as spaces).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a detector on the normal samples of DATA's train split; the threshold comes from its val split."""
@@ -62,6 +81,8 @@ def train(
     for key, value in flags.items():
         if value is not None:
             params[key] = value
+    detector = _exposure_options(params, detector, outliers, outlier_count, outliers_where, objective)
+    detector = _clip_options(params, detector, finetune, clip, class_name)
     source = _open_data(data, hub, where, label_field, normal_class, modality)
     if detector == "auto":
         detector = _auto_detector(source, params, modality)
@@ -101,6 +122,61 @@ def parse_spacing(text: str | None) -> str | float | tuple[float, ...] | None:
     except ValueError:
         raise ConfigError(f"--spacing must be auto, a number or numbers separated by commas; got {text!r}") from None
     return values[0] if len(values) == 1 else values
+
+
+#: ``--objective`` → (detector, its ``objective`` option or None).
+OBJECTIVES = {"fcdd": ("fcdd", None), "hsc": ("hsc", "hsc"), "bce": ("hsc", "bce"), "focal": ("hsc", "focal")}
+
+
+def _exposure_options(params: dict[str, Any], detector: str, outliers: list[Path] | None, count: str | None,
+                      where: str | None, objective: str | None) -> str:
+    """Put the Outlier Exposure flags into ``params``; return the detector ``--objective`` implies.
+
+    Raises:
+        ConfigError: an unknown objective, an objective another ``--detector`` does not train, or a bad count.
+    """
+    from seedlens.anomaly.outlier_sets import parse_count
+    from seedlens.errors import ConfigError
+
+    if outliers:
+        params["outliers"] = [str(p) for p in outliers] if len(outliers) > 1 else str(outliers[0])
+    if count is not None:
+        n = parse_count(count)
+        params["outlier_count"] = "all" if n is None else n
+    if where is not None:
+        params["outliers_where"] = where
+    if objective is None:
+        return detector
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+    implied, option = OBJECTIVES[objective]
+    if detector not in ("auto", implied):
+        raise ConfigError(f"--objective {objective} trains the {implied} detector, not --detector {detector}")
+    if option is not None:
+        params["objective"] = option
+    return implied
+
+
+def _clip_options(params: dict[str, Any], detector: str, finetune: bool, clip: str | None,
+                  class_name: str | None) -> str:
+    """Put the CLIP flags and ``--finetune`` into ``params``; ``--clip`` alone implies ``--detector clip``.
+
+    Raises:
+        ConfigError: ``--clip`` / ``--class-name`` with another detector.
+    """
+    from seedlens.errors import ConfigError
+
+    if clip is not None or class_name is not None:
+        if detector not in ("auto", "clip"):
+            raise ConfigError(f"--clip and --class-name set up the clip detector, not --detector {detector}")
+        detector = "clip"
+        if clip is not None:
+            params["clip"] = clip
+        if class_name is not None:
+            params["normal_class"] = class_name
+    if finetune:
+        params["finetune"] = True
+    return detector
 
 
 def _report_plan(model: Any) -> None:

@@ -57,6 +57,7 @@ class CachedSample:
         intensity: The sample's intensity map, as ``IntensityMap`` fields.
         minimum: The sample's smallest value before the intensity map (what padding uses).
         has_mask: Whether an anomaly mask was cached.
+        maximum: The sample's largest value before the intensity map.
     """
 
     name: str
@@ -65,6 +66,7 @@ class CachedSample:
     intensity: dict[str, list[float]]
     minimum: float
     has_mask: bool
+    maximum: float = float("nan")
 
     @property
     def intensity_map(self) -> IntensityMap:
@@ -126,7 +128,7 @@ class PreprocessedCache:
             objects = preprocessor.foreground(x, sample.object_mask, geometry)
             fitter.add(x, objects)
             stats = preprocessor.sample_stats(x)
-            minimum = float(x.min())
+            minimum, maximum = float(x.min()), float(x.max())
             x = preprocessor.pad(x, geometry)
             _check_space(out, 5 * x.nbytes // 4, samples.name(i))
             np.save(out / f"{i:06d}_x.npy", np.ascontiguousarray(x, dtype=np.float32))
@@ -136,7 +138,7 @@ class PreprocessedCache:
                 np.save(out / f"{i:06d}_mask.npy", anomaly.astype(np.uint8))
             pending.append(({
                 "name": samples.name(i), "label": samples.label(i), "shape": [int(n) for n in x.shape[1:]],
-                "minimum": minimum, "has_mask": sample.mask is not None,
+                "minimum": minimum, "maximum": maximum, "has_mask": sample.mask is not None,
             }, int(x.shape[0]), stats))
             del sample, x
             if progress is not None:
@@ -155,6 +157,14 @@ class PreprocessedCache:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def value_range(self, labels: tuple[int, ...] = (0,)) -> tuple[float, float]:
+        """Smallest and largest value of the samples with these labels (normals by default), before intensity maps.
+
+        The raw range the data came in, on the detector's grid; all samples when none has these labels.
+        """
+        chosen = [e for e in self.entries if e.label in labels] or self.entries
+        return min(e.minimum for e in chosen), max(e.maximum for e in chosen)
 
     def array(self, index: int) -> np.ndarray:
         """Sample ``index`` on the detector's grid, before its intensity map: a read-only memory map."""

@@ -23,12 +23,15 @@ class TrainingData:
         train: Training samples (normals, plus labelled anomalies if the detector uses them).
         val_normal: Normal samples held out for the threshold and the global heatmap statistics.
         modality: Modality of the samples.
+        source: The data source they came from (None for arrays): what else it holds (its test split, a hub's
+            other samples) is asked of it.
     """
 
     train: SampleSet
     val_normal: SampleSet
     modality: Modality
     _first: LoadedSample | None = field(default=None, repr=False)
+    source: Any = None
 
     def first(self) -> LoadedSample:
         """The first training sample, read once."""
@@ -73,6 +76,7 @@ def training_data(
         ShapeError: ``y`` does not hold one label per sample.
     """
     rng = np.random.default_rng(seed)
+    source = data if hasattr(data, "records") else None
     if hasattr(data, "records"):
         if y is not None:
             labelled_arrays(data, y)  # raises: a data source labels its own records
@@ -107,7 +111,7 @@ def training_data(
     if len(val) == 0:
         train, val = hold_out(train, val_fraction, rng)
         first = None  # the first sample may have been held out
-    return TrainingData(train, val, resolved, first)
+    return TrainingData(train, val, resolved, first, source)
 
 
 def hold_out(samples: SampleSet, fraction: float, rng: np.random.Generator) -> tuple[SampleSet, SampleSet]:

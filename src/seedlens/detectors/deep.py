@@ -246,7 +246,7 @@ class DeepDetector(Detector):
             num_workers=config.num_workers,
             hold_data=config.hold_data,
         )
-        self._before_training(samples)
+        self._before_training(samples, cache)
         result = train(
             self.network_,
             self._loss,
@@ -593,8 +593,8 @@ class DeepDetector(Detector):
         """Whether labelled anomalies of the train split are used for training."""
         return False
 
-    def _before_training(self, samples: TrainingData) -> None:
-        """Prepare anything the loss needs (anomaly generators...)."""
+    def _before_training(self, samples: TrainingData, cache: Any) -> None:
+        """Prepare anything the loss needs (anomaly generators...) from the samples and their preprocessed cache."""
 
     def _extra_state(self) -> dict[str, Any]:
         return {}

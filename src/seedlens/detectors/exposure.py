@@ -6,8 +6,11 @@ the training-time flips live here too.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -17,19 +20,43 @@ from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.errors import ConfigError
 from seedlens.types import Modality
 
+if TYPE_CHECKING:
+    from seedlens.anomaly import OutlierSet
+    from seedlens.detectors._intake import TrainingData
+
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class ExposureConfig(DeepDetectorConfig):
     """Options of detectors trained against anomalies.
 
     Attributes:
-        anomalies: Where training anomalies come from: ``confetti`` (synthetic confetti noise; spectral
+        anomalies: Where training anomalies come from: ``auto`` (``outliers`` when ``outliers`` or
+            ``outliers_where`` is given, else ``confetti``), ``confetti`` (synthetic confetti noise; spectral
             confetti for cubes), ``noise`` (whole samples replaced by clamped Gaussian noise, mapped by the
             detector's intensity rule: the FCDD reference's "noise" supervision on Fashion-MNIST and CIFAR-10,
-            :class:`~seedlens.anomaly.GaussianNoiseImages`), ``outliers`` (Outlier Exposure images from
-            ``outlier_dir``) or ``none`` (only labelled anomalies of the train split; needs
-            ``use_labelled_anomalies``).
-        outlier_dir: Folder of unrelated images for ``anomalies="outliers"``.
+            :class:`~seedlens.anomaly.GaussianNoiseImages`), ``outliers`` (Outlier Exposure: samples of
+            ``outliers`` / ``outliers_where``, prepared like the normal samples, see
+            :class:`~seedlens.anomaly.OutlierExposure`) or ``none`` (only labelled anomalies of the train split;
+            needs ``use_labelled_anomalies``).
+        outliers: Outlier Exposure samples: a file or folder, a list of them (folders are searched recursively for
+            sample files), an :class:`~seedlens.anomaly.OutlierSet`, or arrays ``(K, C, *spatial)``. Files are read
+            like the data (16-bit TIFF, NIfTI, DICOM, ENVI...). None: no outliers.
+        outliers_where: For data from a hub: an EXPR query (e.g. ``"germination = 'dead'"``) whose samples are
+            outliers for Outlier Exposure of the same data (semi-supervised); samples of the test split are never
+            used.
+        outlier_count: How many outliers to use: a fixed subset of N drawn by ``seed`` (the EOE protocol: 1, 2,
+            4, ...), or ``all``.
+        outlier_augment: ``strong`` (random resized crops, rotations, flips, intensity / colour jitter:
+            :class:`~seedlens.anomaly.OutlierAugment`), ``none``, or ``auto`` = ``strong`` for sets of up to
+            :data:`~seedlens.anomaly.outlier_exposure.FEW_OUTLIERS` outliers and ``none`` for larger ones.
+        outlier_scaling: How outlier values relate to the normal data's before the detector's preprocessing:
+            ``match`` (each outlier's own range — 8/16-bit by its type, otherwise min-max — mapped onto the normal
+            training samples' value range: unrelated pictures of any bit depth), ``raw`` (values as read: outliers
+            from the same instrument as the normals), or ``auto`` = ``raw`` for ``outliers_where`` and arrays,
+            ``match`` for files.
+        outlier_dir: Deprecated alias of ``outliers`` (a folder).
         noise_std: Standard deviation of ``anomalies="noise"`` as a fraction of the raw value range (the
             reference's 64 of 255 grey levels).
         p_anomaly: Probability that a normal training sample is replaced by an anomaly ("online supervision").
@@ -50,7 +77,12 @@ class ExposureConfig(DeepDetectorConfig):
             object each), 6 for images.
     """
 
-    anomalies: str = "confetti"
+    anomalies: str = "auto"
+    outliers: Any = None
+    outliers_where: str | None = None
+    outlier_count: int | str = "all"
+    outlier_augment: str = "auto"
+    outlier_scaling: str = "auto"
     outlier_dir: str | None = None
     noise_std: float = REFERENCE_STD
     p_anomaly: float = 0.5
@@ -61,7 +93,11 @@ class ExposureConfig(DeepDetectorConfig):
     confetti_max_blobs: int | None = None
 
     CONSTRAINTS: ClassVar[dict[str, Any]] = {
-        "anomalies": frozenset({"confetti", "noise", "outliers", "none"}),
+        "anomalies": frozenset({"auto", "confetti", "noise", "outliers", "none"}),
+        "outliers_where": (str, None),
+        "outlier_count": (frozenset({"all"}), Interval(1, None, integer=True)),
+        "outlier_augment": frozenset({"auto", "strong", "none"}),
+        "outlier_scaling": frozenset({"auto", "match", "raw"}),
         "outlier_dir": (str, None),
         "noise_std": Interval(0, None, closed=False),
         "p_anomaly": Interval(0, 1),
@@ -71,6 +107,18 @@ class ExposureConfig(DeepDetectorConfig):
         "confetti_intensity": (tuple, None),
         "confetti_max_blobs": (Interval(1, None, integer=True), None),
     }
+
+    def validate(self) -> None:
+        """The declared constraints, and ``outliers`` being paths, an outlier set or arrays."""
+        super().validate()
+        given = self.outliers
+        if given is None or isinstance(given, (str, Path)) or hasattr(given, "shape") or hasattr(given, "subset"):
+            return
+        if isinstance(given, (list, tuple)) and given and (
+                all(isinstance(g, (str, Path)) for g in given) or all(hasattr(g, "shape") for g in given)):
+            return
+        raise ConfigError(f"{type(self).__name__}: outliers={given!r} is invalid; expected a file or folder, a "
+                          "non-empty list of them, an OutlierSet or arrays (K, C, *spatial)")
 
 
 #: Default confetti blob volume for volumes, as a fraction of the object: compact local changes of 0.5–5 %.
@@ -109,6 +157,70 @@ def make_confetti(config: ExposureConfig, modality: Modality) -> Any:
     return ConfettiNoise(**options)
 
 
+def anomaly_source(config: ExposureConfig) -> str:
+    """``config.anomalies`` with ``auto`` resolved: ``outliers`` when outliers are given, else ``confetti``."""
+    if config.anomalies != "auto":
+        return config.anomalies
+    given = config.outliers is not None or config.outliers_where or config.outlier_dir
+    return "outliers" if given else "confetti"
+
+
+def outlier_set(config: ExposureConfig, samples: TrainingData) -> OutlierSet:
+    """The outliers ``config`` asks for, as a fixed subset of ``outlier_count``, never from the test split.
+
+    Raises:
+        ConfigError: no outliers are given; ``outliers_where`` without a hub; outliers that are test samples;
+            more outliers asked for than there are.
+        DataSourceError: an outlier path is missing, a folder holds none, or the query selects nothing.
+    """
+    from seedlens.anomaly import OutlierSet
+
+    parts: list[OutlierSet] = []
+    given = config.outliers
+    if config.outlier_dir:
+        warnings.warn("outlier_dir is deprecated; use outliers=FOLDER (or several files and folders)",
+                      DeprecationWarning, stacklevel=3)
+        parts.append(OutlierSet.from_paths(config.outlier_dir, samples.modality))
+    if isinstance(given, OutlierSet):
+        parts.append(given)
+    elif isinstance(given, (str, Path)) or (isinstance(given, (list, tuple)) and given
+                                             and all(isinstance(g, (str, Path)) for g in given)):
+        parts.append(OutlierSet.from_paths(given, samples.modality))
+    elif given is not None:
+        parts.append(OutlierSet.from_arrays(given, samples.modality))
+    if config.outliers_where:
+        parts.append(_hub_outliers(config.outliers_where, samples))
+    if not parts:
+        raise ConfigError("anomalies='outliers' needs outliers=FILES_OR_FOLDERS (--outliers), outlier arrays, or "
+                          "outliers_where=EXPR for data from a hub")
+    combined = parts[0] if len(parts) == 1 else OutlierSet.union(parts)
+    source = samples.source
+    if source is not None:
+        combined.check_disjoint([r.path for r in source.records("test")])
+    return combined.subset(config.outlier_count, seed=config.seed)
+
+
+def _hub_outliers(where: str, samples: TrainingData) -> OutlierSet:
+    """Samples of the training data's hub matching ``where``, outside its test split and its normal training set."""
+    from seedlens.anomaly import OutlierSet
+
+    source = samples.source
+    hub = getattr(source, "hub", None)
+    if hub is None:
+        raise ConfigError(f"outliers_where={where!r} selects outliers in a hub; this data does not come from one "
+                          "(train with --hub, or give outlier files with --outliers)")
+    from seedlens.hub import HubSource
+
+    selection = HubSource(hub, where=where, label_field=source.label_field, normal_class=source.normal_class,
+                          modality=samples.modality.value, cache_dir=source.cache_dir)
+    normal = {str(r.path) for r in source.records("train", normal_only=True)}
+    records = [r for r in selection.records() if r.split != "test" and str(r.path) not in normal]
+    if not records:
+        raise ConfigError(f"outliers_where={where!r} selects no sample outside the test split and the normal "
+                          "training samples")
+    return OutlierSet.from_records(records, samples.modality, scaling_hint="raw")
+
+
 def make_online_anomalies(
     config: ExposureConfig,
     modality: Modality,
@@ -116,19 +228,26 @@ def make_online_anomalies(
     channels: int,
     has_labelled: bool,
     preprocessor: Any = None,
+    outliers: OutlierSet | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Any:
     """Return the ``OnlineReplacement`` that corrupts normal training samples, or None for ``anomalies="none"``.
 
     ``preprocessor`` (the fitted :class:`~seedlens.data.transforms.Preprocessor`) maps ``noise`` images like normal
-    samples: its ``contrast`` rule is applied to them; after any other rule they are drawn in [0, 1].
+    samples: its ``contrast`` rule is applied to them; after any other rule they are drawn in [0, 1]. It also
+    prepares ``outliers`` (:func:`outlier_set`), after ``value_range`` (the normal training samples' raw range)
+    has rescaled them when ``outlier_scaling`` says so.
 
     Raises:
-        ConfigError: ``none`` without labelled anomalies, or ``outliers`` without ``outlier_dir``.
+        ConfigError: ``none`` without labelled anomalies, or ``outliers`` without an outlier set.
     """
-    from seedlens.anomaly import FolderOutliers, GaussianNoiseImages, OnlineReplacement, SpectralConfetti
+    from seedlens.anomaly import GaussianNoiseImages, OnlineReplacement, OutlierExposure, SpectralConfetti
     from seedlens.anomaly.noise import contrast_rule
+    from seedlens.anomaly.outlier_augment import OutlierAugment
+    from seedlens.anomaly.outlier_exposure import FEW_OUTLIERS, matched_scaling
 
-    if config.anomalies == "none":
+    anomalies = anomaly_source(config)
+    if anomalies == "none":
         if not has_labelled:
             raise ConfigError(
                 "anomalies='none' needs labelled anomalies in the train split (use_labelled_anomalies=True); "
@@ -136,13 +255,20 @@ def make_online_anomalies(
             )
         return None
     generator: Any
-    if config.anomalies == "outliers":
-        if not config.outlier_dir:
-            raise ConfigError("anomalies='outliers' needs outlier_dir=FOLDER of unrelated images")
-        generator = FolderOutliers(
-            config.outlier_dir, size=input_size, channels=channels, spatial_dims=modality.spatial_dims
+    if anomalies == "outliers":
+        if outliers is None or preprocessor is None:
+            raise ConfigError("anomalies='outliers' needs an outlier set and the fitted preprocessing")
+        scaling = config.outlier_scaling if config.outlier_scaling != "auto" else outliers.scaling_hint
+        if scaling == "match" and value_range is None:
+            raise ConfigError("outlier_scaling='match' needs the normal samples' value range")
+        strong = config.outlier_augment == "strong" or (config.outlier_augment == "auto"
+                                                        and len(outliers) <= FEW_OUTLIERS)
+        generator = OutlierExposure(
+            outliers, lambda array, spacing: preprocessor(array, spacing), input_size,
+            scaling=matched_scaling(value_range) if scaling == "match" and value_range is not None else None,
+            augment=OutlierAugment() if strong else None,
         )
-    elif config.anomalies == "noise":
+    elif anomalies == "noise":
         contrast = preprocessor is not None and preprocessor.intensity == "contrast"
         rule = contrast_rule(float(preprocessor.lo_), float(preprocessor.hi_)) if contrast else None
         generator = GaussianNoiseImages(config.noise_std, intensity=rule)
@@ -151,6 +277,23 @@ def make_online_anomalies(
     else:
         generator = make_confetti(config, modality)
     return OnlineReplacement(generator, p=config.p_anomaly)
+
+
+def prepare_anomalies(config: ExposureConfig, modality: Modality, input_size: tuple[int, ...], channels: int,
+                      samples: TrainingData, cache: Any) -> Any:
+    """The online anomalies of a detector about to train: :func:`make_online_anomalies` with its outliers resolved.
+
+    ``cache`` is the :class:`~seedlens.data.patches.PreprocessedCache` of the training samples (its fitted
+    preprocessor and the normals' value range prepare the outliers).
+    """
+    outliers = outlier_set(config, samples) if anomaly_source(config) == "outliers" else None
+    if outliers is not None:
+        log.info("Outlier Exposure with %d outlier(s)", len(outliers))
+        if not isinstance(config.outliers, (str, Path, list, tuple, type(None))):
+            config.outliers = outliers.names  # a run folder records which outliers were used, not the arrays
+    return make_online_anomalies(config, modality, input_size, channels, has_labelled=any(samples.train_labels),
+                                 preprocessor=cache.preprocessor, outliers=outliers,
+                                 value_range=cache.value_range())
 
 
 def expose(

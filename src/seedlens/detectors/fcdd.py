@@ -19,7 +19,7 @@ from seedlens.config import Interval
 from seedlens.detectors.base import DETECTORS
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.deep import DeepDetector, TrainingData
-from seedlens.detectors.exposure import ExposureConfig, expose, make_online_anomalies
+from seedlens.detectors.exposure import ExposureConfig, expose, prepare_anomalies
 from seedlens.errors import ConfigError
 from seedlens.models.fcdd_net import FCDDNet
 
@@ -105,13 +105,10 @@ class FCDD(DeepDetector):
         )
         return network
 
-    def _before_training(self, samples: TrainingData) -> None:
+    def _before_training(self, samples: TrainingData, cache: Any) -> None:
         config = self.config_
         assert isinstance(config, ExposureConfig)
-        self._online = make_online_anomalies(
-            config, self.modality_, self.input_size_, self.in_channels_, has_labelled=any(samples.train_labels),
-            preprocessor=self.preprocessor_,
-        )
+        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache)
 
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         from seedlens.anomaly import fcdd_loss, fcdd_map_loss, pseudo_huber

@@ -108,14 +108,23 @@ def test_outlier_exposure_from_a_folder(tmp_path):
         stripes = np.tile((np.arange(40) // rng.integers(2, 6) % 2).astype(np.float64), (40, 1))
         write_png(tmp_path / f"outlier{i}.png", stripes)
     detector = FCDD(
-        anomalies="outliers", outlier_dir=str(tmp_path), backbone="fcdd32", image_size=32, epochs=2, device="cpu"
+        outliers=str(tmp_path), backbone="fcdd32", image_size=32, epochs=2, device="cpu"
     )
     detector.fit(_slices(24, 0), progress=False)
     assert detector.score(_slices(4, 100)).shape == (4,)
 
 
+def test_outlier_dir_still_works_with_a_deprecation_warning(tmp_path):
+    from seedlens.io import write_png
+
+    write_png(tmp_path / "outlier.png", np.eye(20))
+    detector = FCDD(outlier_dir=str(tmp_path), backbone="fcdd32", image_size=32, epochs=1, device="cpu")
+    with pytest.warns(DeprecationWarning, match="outliers=FOLDER"):
+        detector.fit(_slices(8, 0), progress=False)
+
+
 def test_outliers_without_a_folder_is_a_config_error():
-    with pytest.raises(ConfigError, match="outlier_dir"):
+    with pytest.raises(ConfigError, match="outliers=FILES_OR_FOLDERS"):
         FCDD(anomalies="outliers", epochs=1, device="cpu").fit(_slices(8, 0), progress=False)
 
 
@@ -177,15 +186,16 @@ def test_default_budget_trains_a_handful_of_samples_long_enough(tmp_path):
     rng = np.random.default_rng(7)
     anomalous, _ = _with_bright_patches(_slices(40, 20_000), rng)
     x, labels = np.concatenate([_slices(40, 10_000), anomalous]), np.r_[np.zeros(40), np.ones(40)]
-    options = {"backbone": "fcdd32", "image_size": 32, "batch_size": 8, "device": "cpu", "seed": 0}
+    # conv2d (about 30x cheaper than fcdd32) keeps the two fits within a few seconds
+    options = {"backbone": "conv2d", "image_size": 32, "batch_size": 8, "device": "cpu", "seed": 0}
     default = FCDD(**options).fit(_slices(12, 0), progress=False)
     assert default.budget_ == {"epochs": 30, "samples_per_epoch": 10 * 14}  # 10 slices (2 held out) x 14
     assert len(default.history_) == 30
     assert FCDD.load(default.save(tmp_path / "run")).budget_ == default.budget_
     passes = FCDD(epochs=30, **options).fit(_slices(12, 0), progress=False)
     assert passes.budget_ == {"epochs": 30, "samples_per_epoch": 10}
-    # Seeds 0-3 gave a default AUROC of 0.75-1.0 (30 passes: 0.31-0.81): the floor holds for every seed, a margin
-    # over 30 passes does not; 17x the steps fits the training anomalies far better, whatever the seed.
+    # Seeds 0-3 gave a default AUROC of 0.72-0.84 (30 passes: 0.22-0.71): the floor holds for every seed, a margin
+    # over 30 passes does not; 17x the steps fits the training anomalies better (final loss 0.46-0.72x).
     default_auroc = image_auroc(labels, default.score(x))
     assert default_auroc >= 0.7, default_auroc
-    assert default.history_[-1] < 0.75 * passes.history_[-1], (default.history_[-1], passes.history_[-1])  # 0.44-0.6x
+    assert default.history_[-1] < 0.75 * passes.history_[-1], (default.history_[-1], passes.history_[-1])
