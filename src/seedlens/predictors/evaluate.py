@@ -95,7 +95,8 @@ def evaluate(model: FusionPredictor, data: FusionData) -> dict[str, Any]:
     """
     names = model.modality_names
     inputs, present = model.encoder_.encode_inputs(data)
-    full = model.predict_encoded(data, inputs, present)
+    embeddings = model.embed(inputs, present)  # once: each subset only masks modalities out
+    full = model.predict_encoded(data, inputs, present, embeddings=embeddings)
     result: dict[str, Any] = {
         "n_samples": len(data),
         "modalities": names,
@@ -104,7 +105,10 @@ def evaluate(model: FusionPredictor, data: FusionData) -> dict[str, Any]:
         "without": {},
     }
     for subset in modality_subsets(names):
-        prediction = full if len(subset) == len(names) else model.predict_encoded(data, inputs, present, list(subset))
+        if len(subset) == len(names):
+            prediction = full
+        else:
+            prediction = model.predict_encoded(data, inputs, present, list(subset), embeddings=embeddings)
         scores = {t.name: headline(target_metrics(t, data, prediction[t.name])) for t in model.targets_}
         result["subsets"]["+".join(subset)] = scores
         if len(subset) == len(names) - 1:

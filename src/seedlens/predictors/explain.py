@@ -124,8 +124,8 @@ def explain_sample(model: FusionPredictor, data: FusionData, sample_id: str,
     masks = torch.zeros((table.shape[0], len(names)), dtype=torch.bool)
     for column, j in enumerate(players):
         masks[:, j] = torch.from_numpy(table[:, column])
-    repeated = {k: v.expand(table.shape[0], *v.shape[1:]) for k, v in inputs.items()}
-    outputs = model.forward(repeated, masks)
+    embedding = model.embed(inputs, present)  # the encoders run once; each coalition masks modalities out
+    outputs = model.forward(inputs, masks, embedding.expand(table.shape[0], *embedding.shape[1:]))
     full = outputs  # row -1 is the full coalition
     predictions: dict[str, Any] = {}
     targets: dict[str, TargetContribution] = {}

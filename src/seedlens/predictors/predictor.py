@@ -167,13 +167,16 @@ class FusionPredictor:
         return self.predict_encoded(data, inputs, present, modalities)
 
     def predict_encoded(self, data: FusionData, inputs: dict[str, torch.Tensor], present: torch.Tensor,
-                        modalities: list[str] | None = None) -> dict[str, dict[str, Any]]:
+                        modalities: list[str] | None = None,
+                        embeddings: torch.Tensor | None = None) -> dict[str, dict[str, Any]]:
         """:meth:`predict` on inputs already encoded by ``self.encoder_.encode_inputs(data)``.
 
-        Encoding once and predicting per modality subset saves reading and resizing every input again.
+        Encoding once and predicting per modality subset saves reading and resizing every input again; passing
+        the ``embeddings`` of :meth:`embed` (computed once with every modality present) also saves running the
+        modality encoders again for each subset.
         """
         present = self._restrict(present, modalities)
-        outputs = self.forward(inputs, present)
+        outputs = self.forward(inputs, present, embeddings)
         result: dict[str, dict[str, Any]] = {"_samples": {"sample_id": [s.sample_id for s in data.samples]}}
         for target in self.targets_:
             out = outputs[target.name]
@@ -184,8 +187,24 @@ class FusionPredictor:
                 result[target.name] = {"values": out}
         return result
 
-    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> dict[str, np.ndarray]:
-        """Run the network on encoded inputs: class probabilities ``(N, K)`` or trait values ``(N,)``."""
+    def embed(self, inputs: dict[str, torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        """The modality embeddings ``(N, M, dim)`` of encoded inputs (zero where ``present`` ``(N, M)`` is False)."""
+        self._check_fitted()
+        device = next(self.network_.parameters()).device
+        parts = []
+        with torch.no_grad():
+            for start in range(0, present.shape[0], INFER_BATCH):
+                rows = slice(start, start + INFER_BATCH)
+                batch = {k: v[rows].to(device) for k, v in inputs.items()}
+                parts.append(self.network_.embed(batch, present[rows].bool().to(device)))
+        return torch.cat(parts) if parts else torch.zeros((0, len(self.modality_names), self.network_.dim))
+
+    def forward(self, inputs: dict[str, torch.Tensor], present: torch.Tensor,
+                embeddings: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+        """Run the network on encoded inputs: class probabilities ``(N, K)`` or trait values ``(N,)``.
+
+        With ``embeddings`` ``(N, M, dim)`` from :meth:`embed` (of the same rows) the encoders are not run again.
+        """
         self._check_fitted()
         device = next(self.network_.parameters()).device
         collected: dict[str, list[np.ndarray]] = {t.name: [] for t in self.targets_}
@@ -193,8 +212,12 @@ class FusionPredictor:
         with torch.no_grad():
             for start in range(0, n, INFER_BATCH):
                 rows = slice(start, start + INFER_BATCH)
-                batch = {k: v[rows].to(device) for k, v in inputs.items()}
-                raw = self.network_(batch, present[rows].to(device))
+                mask = present[rows].to(device)
+                if embeddings is not None:
+                    raw = self.network_.fuse(embeddings[rows].to(device), mask)
+                else:
+                    batch = {k: v[rows].to(device) for k, v in inputs.items()}
+                    raw = self.network_(batch, mask)
                 for target in self.targets_:
                     collected[target.name].append(self._decode(target, raw[target.name]).cpu().numpy())
         return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in collected.items()}

@@ -111,13 +111,14 @@ def _as_hub_names(data: Any) -> Any:
 def _interesting_sample(model: Any, test: Any) -> str:
     """A test seed predicted dead with confidence, preferring one whose CT looks intact (the interaction)."""
     inputs, present = model.encoder_.encode_inputs(test)
-    prediction = model.predict_encoded(test, inputs, present)["germination"]
+    embeddings = model.embed(inputs, present)
+    prediction = model.predict_encoded(test, inputs, present, embeddings=embeddings)["germination"]
     classes = prediction["classes"]
     probabilities = prediction["probabilities"]
     dead = classes.index("dead") if "dead" in classes else int(probabilities.mean(axis=0).argmax())
     order = probabilities[:, dead].argsort()[::-1]
     others = [m for m in model.modality_names if m != "volume"]
-    without_ct = model.predict_encoded(test, inputs, present, others)["germination"]
+    without_ct = model.predict_encoded(test, inputs, present, others, embeddings=embeddings)["germination"]
     for index in order[:40]:
         if without_ct["probabilities"][index, dead] > 0.5:  # dead even without the CT: cube × RGB interaction
             return str(test.samples[int(index)].sample_id)

@@ -90,8 +90,14 @@ def test_a_cube_with_another_band_count_is_an_error_naming_both(fitted_toy, toy_
 
 def test_evaluate_reports_each_target_and_modality_subset(fitted_toy):
     model, data = fitted_toy
-    metrics = model.evaluate(data.split("test"))
+    test = data.split("test")
+    metrics = model.evaluate(test)
     germination = metrics["targets"]["germination"]
+    inputs, present = model.encoder_.encode_inputs(test)
+    for subset in (["ct", "rgb"], ["weight"], ["hsi", "lot"]):  # embedded once, masked per subset: as predicted alone
+        via_embeddings = model.predict_encoded(test, inputs, present, subset, embeddings=model.embed(inputs, present))
+        np.testing.assert_allclose(via_embeddings["germination"]["probabilities"],
+                                   model.predict(test, subset)["germination"]["probabilities"], atol=1e-5)
     assert {"macro_f1", "balanced_accuracy", "accuracy", "auroc", "counts"} <= set(germination)
     assert set(metrics["targets"]["oil"]) >= {"mae", "rmse", "r2"}
     assert len(metrics["subsets"]) == 2**5 - 1 and "ct+hsi+rgb+weight+lot" in metrics["subsets"]

@@ -99,7 +99,17 @@ class FusionNet(nn.Module):
         present = present.bool()
         if self.training and self.modality_dropout > 0:
             present = self._drop_modalities(present)
-        fused = self.fusion(self.embed(inputs, present), present)
+        return self.fuse(self.embed(inputs, present), present)
+
+    def fuse(self, embeddings: torch.Tensor, present: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predict every target from modality embeddings ``(N, M, dim)`` (those :meth:`embed` gives).
+
+        Embeddings of modalities that ``present`` ``(N, M)`` marks missing are ignored, so the embeddings of all
+        modalities, computed once, serve every subset of them (evaluation per subset, Shapley coalitions).
+        """
+        present = present.bool()
+        embeddings = embeddings * present.unsqueeze(-1).to(embeddings.dtype)
+        fused = self.fusion(embeddings, present)
         return {target: head(fused) for target, head in self.heads.items()}
 
     def _drop_modalities(self, present: torch.Tensor) -> torch.Tensor:
