@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,21 +14,35 @@ from seedlens.detectors import create_detector, list_detectors, load_detector
 from seedlens.errors import ConfigError, NotFittedError, ShapeError
 
 DEEP_FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
-#: Options that make each detector fast; deep detectors train one epoch, knn uses a small random backbone.
+#: Options that make each detector fast; deep detectors train one epoch, knn uses a small random backbone, clip a
+#: tiny random CLIP folder (:func:`tiny_clip`).
 FAST_FOR = {
     "rx": {"seed": 0},
     "knn": {"seed": 0, "pretrained": False, "image_size": 32, "memory_size": 500, "device": "cpu"},
+    "clip": {"device": "cpu"},
 }
 #: Detectors that work at the input resolution (no ``image_size``).
-CLASSICAL = {"rx"}
+CLASSICAL = {"rx", "clip"}
 #: Per detector: an option with an invalid value, and a misspelling of it with the name it should suggest.
-BAD_FOR = {"rx": ("outer_window", -3, "outer_windw"), "knn": ("memory_size", -3, "memory_sise")}
+BAD_FOR = {"rx": ("outer_window", -3, "outer_windw"), "knn": ("memory_size", -3, "memory_sise"),
+           "clip": ("temperature", -3, "temperatur")}
 #: The kinds of data each detector works on (all unless listed).
-KINDS_FOR = {"knn": {"image"}}
+KINDS_FOR = {"knn": {"image"}, "clip": {"image", "volume"}}
+
+
+@functools.cache
+def tiny_clip() -> str:
+    """A tiny random CLIP folder, written once per test process."""
+    from seedlens.detectors.clip import write_random_clip
+
+    return str(write_random_clip(Path(tempfile.mkdtemp(prefix="clip-")) / "tiny-clip"))
 
 
 def fast(name: str) -> dict:
-    return FAST_FOR.get(name, DEEP_FAST)
+    options = dict(FAST_FOR.get(name, DEEP_FAST))
+    if name == "clip":
+        options["clip"] = tiny_clip()
+    return options
 
 
 def bad(name: str) -> tuple[str, int, str]:
@@ -154,6 +171,8 @@ def test_explain_returns_maps_at_each_inputs_resolution(fitted, name):
 def test_unsupported_kind_is_refused_with_its_shape(name, kind):
     make, extra = KINDS[kind]
     extra = {key: value for key, value in extra.items() if key != "modality"}  # a cube is then a 12-channel image
+    if name in CLASSICAL:
+        extra.pop("image_size", None)
     detector = create_detector(name, **{**extra, **fast(name)})
     x = make(6, np.random.default_rng(0))
     with pytest.raises(ShapeError, match=rf"{name} detector works on .*got"):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,14 +23,26 @@ from seedlens.evaluation import image_auroc
 FAST_FOR = {
     "rx": {"seed": 0},
     "knn": {"seed": 0, "pretrained": False, "image_size": 32, "memory_size": 200, "device": "cpu"},
+    "clip": {"device": "cpu"},
 }
 DEEP_FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0, "image_size": 28}
 #: Per detector: an option and a value other than its default, and a misspelling of the option.
-OTHER_FOR = {"rx": ("components", 3, "componets"), "knn": ("k", 3, "kk")}
+OTHER_FOR = {"rx": ("components", 3, "componets"), "knn": ("k", 3, "kk"), "clip": ("temperature", 50.0, "temperatre")}
+
+
+@functools.cache
+def tiny_clip() -> str:
+    """A tiny random CLIP folder, written once per test process."""
+    from seedlens.detectors.clip import write_random_clip
+
+    return str(write_random_clip(Path(tempfile.mkdtemp(prefix="clip-")) / "tiny-clip"))
 
 
 def fast(name: str) -> dict:
-    return dict(FAST_FOR.get(name, DEEP_FAST))
+    options = dict(FAST_FOR.get(name, DEEP_FAST))
+    if name == "clip":
+        options["clip"] = tiny_clip()
+    return options
 
 
 def other(name: str) -> tuple[str, object, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from seedlens.data.synthetic import write_seed_dataset
@@ -151,3 +152,46 @@ def test_train_without_a_detector_picks_knn_for_images_and_fcdd_when_epochs_are_
     test_image = sorted((manifest.parent / "test").rglob("*.png"))[0]
     seedlens("explain", run, test_image, "--out", tmp_path / "maps")
     assert list((tmp_path / "maps").glob("*.png"))
+
+
+def test_train_with_a_few_outliers_and_a_classifier_objective(seedlens, tmp_path, trained_run):
+    from seedlens.config import load_yaml
+    from seedlens.io import write_png
+
+    manifest, _ = trained_run
+    outliers = tmp_path / "outliers"
+    outliers.mkdir()
+    for i in range(3):
+        write_png(outliers / f"o{i}.png", np.tile((np.arange(40) // (i + 2) % 2).astype(float), (40, 1)))
+    run = tmp_path / "oe"
+    seedlens("train", manifest, "--out", run, "--outliers", outliers, "--outlier-count", "2", "--objective", "bce",
+             "--epochs", "1", "--image-size", "32", "--device", "cpu", "--no-progress")
+    saved = load_yaml(run / "detector.yaml")
+    config = saved["config"]
+    assert saved["detector"] == "hsc" and config["objective"] == "bce" and config["outlier_count"] == 2
+    assert config["outliers"] == str(outliers)
+    wrong = seedlens("train", manifest, "--out", tmp_path / "x", "--objective", "bce", "--detector", "fcdd",
+                     check=False)
+    assert wrong.returncode == 2 and "--objective bce trains the hsc detector, not --detector fcdd" in wrong.stderr
+    too_many = seedlens("train", manifest, "--out", tmp_path / "y", "--outliers", outliers / "o0.png",
+                        "--outlier-count", "several", check=False)
+    assert too_many.returncode == 2 and "outlier_count must be a positive integer or 'all'" in too_many.stderr
+
+
+def test_zero_shot_clip_from_a_local_folder_trains_and_scores(seedlens, tmp_path, trained_run):
+    from seedlens.config import load_yaml
+    from seedlens.detectors.clip import write_random_clip
+
+    manifest, _ = trained_run
+    folder = write_random_clip(tmp_path / "tiny-clip")
+    run = tmp_path / "zero-shot"
+    seedlens("train", manifest, "--out", run, "--clip", folder, "--class-name", "healthy rapeseed seed",
+             "--device", "cpu", "--no-progress")
+    saved = load_yaml(run / "detector.yaml")
+    assert saved["detector"] == "clip" and saved["config"]["normal_class"] == "healthy rapeseed seed"
+    from seedlens.detectors import load_detector
+    from seedlens.io import read
+
+    array, _ = read(sorted((manifest.parent / "test").rglob("*.png"))[0])
+    score = float(load_detector(run, device="cpu").score([array])[0])  # one CLI start less: transformers is slow
+    assert 0.0 < score < 1.0

@@ -18,7 +18,7 @@ import numpy as np
 from seedlens.errors import ConfigError, DataSourceError, ShapeError
 from seedlens.types import Modality
 
-__all__ = ["OutlierSet", "RawOutlier", "parse_count", "unit_range"]
+__all__ = ["OutlierSet", "RawOutlier", "check_outliers_option", "parse_count", "unit_range"]
 
 
 @dataclass(frozen=True)
@@ -224,24 +224,29 @@ class OutlierSet:
 
 
 def unit_range(array: np.ndarray) -> np.ndarray:
-    """``array`` as float32 in [0, 1] by its own value range.
+    """One sample ``array`` as float32 in [0, 1] by its own value range.
 
-    8- and 16-bit unsigned integers by their type's range (a dark 16-bit image stays dark), booleans as 0/1,
-    anything else (floats, signed integers such as CT numbers) min-max over the array; a constant array gives 0.
+    As :func:`~seedlens.data.transforms.unit.to_unit_range`: 8- and 16-bit by type (a dark 16-bit image stays
+    dark), floats already in [0, 1] kept, anything else (CT numbers, raw counts) min-max; a constant gives 0.
     """
-    a = np.asarray(array)
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) / 65535.0
-    if a.dtype == np.bool_:
-        return a.astype(np.float32)
-    out = a.astype(np.float32)
-    finite = np.isfinite(out)
-    if not finite.all():
-        out = np.where(finite, out, np.nanmin(np.where(finite, out, np.nan)) if finite.any() else 0.0)
-    lo, hi = float(out.min()), float(out.max())
-    return (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
+    from seedlens.data.transforms.unit import to_unit_range
+
+    return to_unit_range(np.asarray(array)[None])[0].numpy()
+
+
+def check_outliers_option(given: Any, where: str) -> None:
+    """Refuse an ``outliers`` option that is not paths, an :class:`OutlierSet` or arrays.
+
+    Raises:
+        ConfigError: naming ``where`` (the config class), the value and what is expected.
+    """
+    if given is None or isinstance(given, (str, Path, OutlierSet)) or hasattr(given, "shape"):
+        return
+    if isinstance(given, (list, tuple)) and given and (
+            all(isinstance(g, (str, Path)) for g in given) or all(hasattr(g, "shape") for g in given)):
+        return
+    raise ConfigError(f"{where}: outliers={given!r} is invalid; expected a file or folder, a non-empty list of "
+                      "them, an OutlierSet or arrays (K, C, *spatial)")
 
 
 def _is_sample(path: Path, suffixes: Sequence[str]) -> bool:

@@ -21,9 +21,9 @@ def train(
     detector: Annotated[
         str,
         typer.Option(
-            help="Detector: auto, knn, fcdd, hsc, autoencoder or rx (see `seedlens detectors`). auto: knn for grey "
-            "or RGB images, rx for hyperspectral cubes, fcdd for volumes, or when --backbone / --epochs (or, for "
-            "cubes, --device / --image-size) ask for a trained network."
+            help="Detector: auto, knn, fcdd, hsc, autoencoder, rx or clip (see `seedlens detectors`). auto: knn "
+            "for grey or RGB images, rx for hyperspectral cubes, fcdd for volumes, or when --backbone / --epochs "
+            "(or, for cubes, --device / --image-size) ask for a trained network."
         ),
     ] = "auto",
     backbone: Annotated[str | None, typer.Option(help="Backbone name (see `seedlens backbones`).")] = None,

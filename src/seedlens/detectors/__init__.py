@@ -8,6 +8,7 @@ import numpy as np
 
 from seedlens.detectors.autoencoder import Autoencoder, AutoencoderConfig
 from seedlens.detectors.base import DETECTORS, Detector
+from seedlens.detectors.clip import CLIPDetector, CLIPDetectorConfig
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.fcdd import FCDD, FCDDConfig
 from seedlens.detectors.hsc import HSC, HSCConfig
@@ -70,6 +71,8 @@ __all__ = [
     "RX",
     "Autoencoder",
     "AutoencoderConfig",
+    "CLIPDetector",
+    "CLIPDetectorConfig",
     "DeepDetectorConfig",
     "Detector",
     "FCDDConfig",

@@ -10,7 +10,7 @@ import numpy as np
 from seedlens.data.loading import LoadedSample
 from seedlens.data.samples import ArraySamples, RecordSamples, SampleSet
 from seedlens.detectors._inputs import as_array_list, infer_modality
-from seedlens.detectors._labels import labelled_arrays
+from seedlens.detectors._labels import check_some_normal, labelled_arrays
 from seedlens.errors import ConfigError, DataSourceError
 from seedlens.types import Modality
 
@@ -103,8 +103,7 @@ def training_data(
         resolved = Modality.parse(modality) if modality else infer_modality(arrays[0])
         keep = [i for i, label in enumerate(labels) if labelled or label == 0]
         if not any(labels[i] == 0 for i in keep):
-            raise ConfigError(f"y labels all {len(arrays)} samples anomalous (1); a one-class fit needs normal "
-                              "samples (0)")
+            check_some_normal(labels)
         train = ArraySamples([arrays[i] for i in keep], resolved, [labels[i] for i in keep], spacing=spacing)
         val = ArraySamples([], resolved, spacing=spacing)
         first = None

@@ -30,3 +30,14 @@ def labelled_arrays(data: Any, y: Any) -> tuple[list[np.ndarray], np.ndarray]:
     if labels.shape[0] != len(arrays):
         raise ShapeError(f"y must have one label per sample ({len(arrays)},); got shape {tuple(labels.shape)}")
     return arrays, labels
+
+
+def check_some_normal(anomalous: Any) -> None:
+    """Refuse labels ``(N,)`` (True / 1 = anomalous) that leave a one-class fit no normal sample.
+
+    Raises:
+        ConfigError: every sample is labelled anomalous.
+    """
+    flags = np.asarray(anomalous).astype(bool)
+    if flags.size and flags.all():
+        raise ConfigError(f"y labels all {flags.size} samples anomalous (1); a one-class fit needs normal samples (0)")

@@ -110,15 +110,10 @@ class ExposureConfig(DeepDetectorConfig):
 
     def validate(self) -> None:
         """The declared constraints, and ``outliers`` being paths, an outlier set or arrays."""
+        from seedlens.anomaly.outlier_sets import check_outliers_option
+
         super().validate()
-        given = self.outliers
-        if given is None or isinstance(given, (str, Path)) or hasattr(given, "shape") or hasattr(given, "subset"):
-            return
-        if isinstance(given, (list, tuple)) and given and (
-                all(isinstance(g, (str, Path)) for g in given) or all(hasattr(g, "shape") for g in given)):
-            return
-        raise ConfigError(f"{type(self).__name__}: outliers={given!r} is invalid; expected a file or folder, a "
-                          "non-empty list of them, an OutlierSet or arrays (K, C, *spatial)")
+        check_outliers_option(self.outliers, type(self).__name__)
 
 
 #: Default confetti blob volume for volumes, as a fraction of the object: compact local changes of 0.5–5 %.
