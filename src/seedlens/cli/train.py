@@ -62,8 +62,9 @@ def train(
         help="Training objective against the outliers: fcdd (explanation maps), hsc (hypersphere), bce or focal "
         "(a normal-vs-outlier classifier). Picks the detector: fcdd, or hsc with that objective.")] = None,
     finetune: Annotated[bool, typer.Option(
-        "--finetune", help="Fine-tune the pretrained network (--detector clip: its image encoder, with "
-        "--outliers).")] = False,
+        "--finetune", help="Fine-tune a pretrained network as EOE does: --backbone efficientnet_lite0/2 at a tenth "
+        "of the learning rate with its first stage fixed; --detector clip: its image encoder, with --outliers.")
+    ] = False,
     clip: Annotated[str | None, typer.Option(
         help="--detector clip: a local CLIP folder (transformers format) or a hub model name.")] = None,
     class_name: Annotated[str | None, typer.Option(
@@ -175,8 +176,35 @@ def _clip_options(params: dict[str, Any], detector: str, finetune: bool, clip: s
         if class_name is not None:
             params["normal_class"] = class_name
     if finetune:
-        params["finetune"] = True
+        if detector == "clip":
+            params["finetune"] = True
+        else:
+            _finetune_options(params)
     return detector
+
+
+#: Backbones that start from ImageNet weights: what ``--finetune`` fine-tunes.
+PRETRAINED_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
+
+
+def _finetune_options(params: dict[str, Any]) -> None:
+    """``--finetune`` for a trained detector: EOE's fine-tuning of a pretrained backbone.
+
+    The backbone learns at a tenth of the head's rate and its stem and first stage stay fixed, unless the
+    configuration sets ``backbone_lr`` / ``freeze_stages`` itself.
+
+    Raises:
+        ConfigError: the backbone is not a pretrained one.
+    """
+    from seedlens.detectors.config import DeepDetectorConfig
+    from seedlens.errors import ConfigError
+
+    backbone = params.get("backbone")
+    if backbone not in PRETRAINED_BACKBONES:
+        raise ConfigError(f"--finetune fine-tunes a pretrained backbone ({', '.join(PRETRAINED_BACKBONES)}); "
+                          f"got --backbone {backbone or 'auto'}, which trains from scratch")
+    params.setdefault("backbone_lr", float(params.get("lr", DeepDetectorConfig.lr)) / 10)
+    params.setdefault("freeze_stages", 1)
 
 
 def _report_plan(model: Any) -> None:

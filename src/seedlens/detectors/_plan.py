@@ -31,7 +31,7 @@ DEFAULT_IMAGE_SIZE = 64
 #: saturated. Images get FCDD's per-sample contrast normalisation, cubes a per-band z-score.
 AUTO_INTENSITY = {Modality.IMAGE: "contrast", Modality.VOLUME: "foreground", Modality.CUBE: "zscore"}
 #: Native input size of the registered 2D FCDD networks.
-BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0": 224}
+BACKBONE_SIZE = {"fcdd28": 28, "fcdd32": 32, "fcdd224": 224, "efficientnet_lite0": 224, "efficientnet_lite2": 260}
 #: Most voxels of an automatic training patch (3D: 64³, 2D: 128²): the median training shape is cut down to it.
 PATCH_VOXELS = {3: 64**3, 2: 128**2}
 #: Largest automatic sliding window per axis at inference (3D, 2D): bigger windows waste less on their borders.

@@ -78,6 +78,10 @@ class DeepDetectorConfig:
         batch_size: Training batch size.
         optimizer: ``adam``, ``adamw`` or ``sgd`` (Nesterov momentum 0.9).
         lr: Learning rate.
+        backbone_lr: Learning rate of the backbone, for fine-tuning a pretrained one (``efficientnet_lite0``,
+            ``efficientnet_lite2``) more gently than the new head, as EOE fine-tunes; None: ``lr``.
+        freeze_stages: Keep the pretrained backbone's stem and first N stages fixed (weights and batch-norm
+            statistics); 0 trains every stage.
         weight_decay: Weight decay.
         lr_decay: Learning-rate factor applied after every epoch.
         augment: Augment training samples: random flips (``augment_flips``) and shifts (``augment_shift``).
@@ -118,6 +122,8 @@ class DeepDetectorConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
+    backbone_lr: float | None = None
+    freeze_stages: int = 0
     weight_decay: float = 1e-6
     lr_decay: float = 0.98
     augment: bool = True
@@ -150,6 +156,8 @@ class DeepDetectorConfig:
         "batch_size": Interval(1, None, integer=True),
         "optimizer": frozenset({"adam", "adamw", "sgd"}),
         "lr": Interval(0, None, closed=False),
+        "backbone_lr": (Interval(0, None, closed=False), None),
+        "freeze_stages": Interval(0, 8, integer=True),
         "weight_decay": Interval(0, None),
         "lr_decay": Interval(0, 1, closed=True),
         "augment": bool,

@@ -139,7 +139,10 @@ class DeepDetector(Detector):
                 self.input_size_ = planning.patch_size(config, [e.shape for e in cache.entries], multiple,
                                                     plan.image_size, plan.spacing)
                 torch.manual_seed(config.seed)
-                self.network_ = _placed(self._build_network(config), device, config)
+                network = self._build_network(config)
+                if config.freeze_stages:
+                    _backbone_of(network, "freeze_stages").freeze_stages(config.freeze_stages)
+                self.network_ = _placed(network, device, config)
                 self.window_size_ = (planning.window_size(config, self.input_size_, multiple, self._smallest_window())
                                      if self._cells else self.input_size_)  # dense maps slide the training patch
                 self.plan_ = planning.describe(plan, self.input_size_, self.window_size_)
@@ -238,6 +241,7 @@ class DeepDetector(Detector):
             batch_size=config.batch_size,
             optimizer=config.optimizer,
             lr=config.lr,
+            backbone_lr=config.backbone_lr,
             weight_decay=config.weight_decay,
             lr_decay=config.lr_decay,
             amp=config.amp,
@@ -722,3 +726,15 @@ def _torch_bytes(obj: Any) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def _backbone_of(network: nn.Module, option: str) -> Any:
+    """The network's backbone, for an option that changes how it trains.
+
+    Raises:
+        ConfigError: the network has no backbone (the option is named).
+    """
+    backbone = getattr(network, "backbone", None)
+    if backbone is None:
+        raise ConfigError(f"{option} applies to a network's pretrained backbone; {type(network).__name__} has none")
+    return backbone

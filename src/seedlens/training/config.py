@@ -39,6 +39,9 @@ class TrainConfig:
             ``batch_size * WORLD_SIZE``.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (SGD uses Nesterov momentum 0.9).
         lr: Initial learning rate.
+        backbone_lr: Initial learning rate of the model's ``backbone`` (a pretrained feature extractor fine-tuned
+            more gently than the new head); None: ``lr`` for every parameter. Frozen parameters
+            (``requires_grad=False``) are never optimised.
         weight_decay: L2 penalty (decoupled for ``"adamw"``).
         lr_decay: Learning rate multiplier applied after every epoch (exponential decay); 1.0 keeps it constant.
         milestones: Epochs after which the learning rate is multiplied by 0.1 (step decay). Use either
@@ -62,6 +65,7 @@ class TrainConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
+    backbone_lr: float | None = None
     weight_decay: float = 1e-6
     lr_decay: float = 1.0
     milestones: tuple[int, ...] = ()
@@ -99,6 +103,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "batch_size": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(map(repr, OPTIMIZERS))}"),
     "lr": (lambda v: _number(v) and 0 < v < float("inf"), "a finite number > 0"),
+    "backbone_lr": (lambda v: v is None or (_number(v) and 0 < v < float("inf")), "None or a finite number > 0"),
     "weight_decay": (lambda v: _number(v) and 0 <= v < float("inf"), "a finite number >= 0"),
     "lr_decay": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "milestones": (_milestones, "a strictly increasing tuple of epochs >= 1"),

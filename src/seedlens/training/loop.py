@@ -39,7 +39,7 @@ from seedlens.training import checkpoint
 from seedlens.training.config import HOLD_LIMIT_BYTES, RESUMABLE_CHANGES, TrainConfig, validate
 from seedlens.training.device import PRECISIONS, select_device, select_precision
 from seedlens.training.distributed import DistInfo, all_reduce_sum, barrier, dist_from_env, process_group, unwrap, wrap
-from seedlens.training.optim import build_optimizer, build_scheduler
+from seedlens.training.optim import build_optimizer, build_scheduler, parameter_groups
 from seedlens.training.progress import TrainProgress
 from seedlens.training.seeding import derive_seed, preserved_rng, rng_state, seed_everything
 
@@ -185,7 +185,7 @@ class _Run:
         self.precision = select_precision(device, config.amp)
         seed_everything(derive_seed(config.seed, info.rank))  # dropout etc. differ per rank but repeat per run
         self.model = model.to(device)
-        self.optimizer = build_optimizer(self.model.parameters(), config)
+        self.optimizer = build_optimizer(parameter_groups(self.model, config), config)
         self.scheduler = build_scheduler(self.optimizer, config)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.dataset = dataset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import ExponentialLR, LRScheduler, MultiStepLR
@@ -11,8 +12,35 @@ from seedlens.errors import ConfigError
 from seedlens.training.config import OPTIMIZERS, TrainConfig
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """Return the optimizer named by ``config.optimizer`` over ``params``.
+def parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """The trainable parameters of ``model`` as optimizer groups: its ``backbone`` at ``config.backbone_lr``.
+
+    Parameters with ``requires_grad=False`` (frozen stages) are left out. Without ``backbone_lr`` there is one
+    group at ``config.lr``.
+
+    Raises:
+        ConfigError: ``backbone_lr`` for a model without a ``backbone`` submodule.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if config.backbone_lr is None:
+        return [{"params": trainable}]
+    backbone = getattr(model, "backbone", None)
+    if not isinstance(backbone, torch.nn.Module):
+        raise ConfigError(f"backbone_lr={config.backbone_lr} needs a model with a backbone; "
+                          f"{type(model).__name__} has none")
+    inside = {id(p) for p in backbone.parameters()}
+    pretrained = [p for p in trainable if id(p) in inside]
+    head = [p for p in trainable if id(p) not in inside]
+    groups: list[dict[str, Any]] = []
+    if pretrained:
+        groups.append({"params": pretrained, "lr": float(config.backbone_lr)})
+    if head:
+        groups.append({"params": head})
+    return groups
+
+
+def build_optimizer(params: Iterable[Any], config: TrainConfig) -> torch.optim.Optimizer:
+    """Return the optimizer named by ``config.optimizer`` over ``params`` (parameters or parameter groups).
 
     ``"adam"`` and ``"adamw"`` use torch's defaults besides ``lr`` and ``weight_decay``; ``"sgd"`` uses
     Nesterov momentum 0.9.

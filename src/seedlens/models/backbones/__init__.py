@@ -7,7 +7,7 @@ Importing this package imports every backbone module, which registers its backbo
 from seedlens.models.backbones import compact, efficientnet, paper, spectral, volume  # noqa: F401  (registers backbones)
 from seedlens.models.backbones.base import Backbone
 from seedlens.models.backbones.compact import Conv2D
-from seedlens.models.backbones.efficientnet import EfficientNetLite0
+from seedlens.models.backbones.efficientnet import EfficientNetLite0, EfficientNetLite2
 from seedlens.models.backbones.paper import FCDD28, FCDD32, FCDD224
 from seedlens.models.backbones.registry import BACKBONES, create_backbone, list_backbones
 from seedlens.models.backbones.sequential import SequentialBackbone
@@ -23,6 +23,7 @@ __all__ = [
     "Backbone",
     "Conv2D",
     "EfficientNetLite0",
+    "EfficientNetLite2",
     "SequentialBackbone",
     "SpectralSpatial",
     "create_backbone",

@@ -90,6 +90,23 @@ class Backbone(nn.Module):
         """Compute the feature map of an already checked batch (implemented by subclasses)."""
         raise NotImplementedError
 
+    #: Whether the backbone starts from pretrained weights (fine-tuning options apply to it).
+    pretrained: bool = False
+
+    def freeze_stages(self, count: int) -> None:
+        """Keep the first ``count`` stages fixed while the rest trains (fine-tuning a pretrained backbone).
+
+        Backbones without stages accept only 0.
+
+        Raises:
+            ConfigError: ``count`` > 0 for a backbone that has no stages.
+        """
+        if count:
+            from seedlens.errors import ConfigError
+
+            raise ConfigError(f"freeze_stages={count}: the {type(self).__name__} backbone has no stages to freeze "
+                              "(only pretrained backbones such as efficientnet_lite0 do)")
+
     def extra_repr(self) -> str:
         """Modality, channels and receptive field, shown in ``repr``."""
         rf = self.receptive_field
