@@ -51,8 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def grey_cifar_folder(data_root: Path, count: int = 2000, seed: int = 0) -> Path:
-    """Extract ``count`` random CIFAR-10 training JPEGs into a cache folder (outside the repository)."""
-    cache = Path.home() / ".cache" / "seedlens-bench" / f"cifar10-oe-{count}"
+    """Extract ``count`` random CIFAR-10 training JPEGs into a cache folder (outside the repository).
+
+    The folder is named after the archive (its path and size) and the count, so another archive never reuses it.
+    """
+    import hashlib
+
+    archive = (data_root / "cifar10" / "cifar10_jpg.tar").resolve()
+    key = hashlib.sha256(f"{archive}:{archive.stat().st_size}:{seed}".encode()).hexdigest()[:12]
+    cache = Path.home() / ".cache" / "seedlens-bench" / f"cifar10-oe-{count}-{key}"
     if cache.is_dir() and len(list(cache.glob("*.jpg"))) >= count:
         return cache
     cache.mkdir(parents=True, exist_ok=True)

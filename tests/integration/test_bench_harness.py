@@ -124,17 +124,18 @@ def test_lung_ct_harness_compares_knn_with_the_cli_defaults(tmp_path):
     assert "seedlens knn (library default for images)" in (tmp_path / "bench" / "RESULTS.md").read_text()
 
 
-def test_cifar10_harness_on_tiny_images(tmp_path):
+def write_cifar_tar(root: Path, per_split: dict[str, int], seed: int = 1) -> None:
+    """A tiny ``cifar10/cifar10_jpg.tar``: one flat colour per class, ``per_split[split]`` JPEGs per class."""
     import io
     import tarfile
 
     from bench.cifar10 import CLASSES
     from PIL import Image
 
-    rng = np.random.default_rng(1)
-    (tmp_path / "data" / "cifar10").mkdir(parents=True)
-    with tarfile.open(tmp_path / "data" / "cifar10" / "cifar10_jpg.tar", "w") as tar:
-        for split, n in (("train", 4), ("test", 3)):
+    rng = np.random.default_rng(seed)
+    (root / "cifar10").mkdir(parents=True)
+    with tarfile.open(root / "cifar10" / "cifar10_jpg.tar", "w") as tar:
+        for split, n in per_split.items():
             for c, name in enumerate(CLASSES):
                 for i in range(n):
                     colour = np.array([(c * 25) % 256, (c * 70) % 256, (255 - c * 25) % 256], dtype=np.float64)
@@ -145,6 +146,12 @@ def test_cifar10_harness_on_tiny_images(tmp_path):
                     info.size = buffer.tell()
                     buffer.seek(0)
                     tar.addfile(info, buffer)
+
+
+def test_cifar10_harness_on_tiny_images(tmp_path):
+    from bench.cifar10 import CLASSES
+
+    write_cifar_tar(tmp_path / "data", {"train": 4, "test": 3})
     out = tmp_path / "bench" / "results"
     bench("run", "cifar10", "--data-root", tmp_path / "data", "--train-per-class", "4", "--image-size", "32",
           "--classes", "0-3", "--methods", "knn,iforest,autoencoder", "--epochs", "1", "--device", "cpu",
@@ -211,6 +218,28 @@ def test_fashion_mnist_harness_compares_methods_on_the_same_images(tmp_path):
     failed = subprocess.run([sys.executable, "-m", "bench", "run", "fashion_mnist", "--data-root", tmp_path / "data",
                              "--methods", "knn,svm", "--out-dir", out], cwd=ROOT, capture_output=True, text=True)
     assert failed.returncode != 0 and "unknown ['svm']" in failed.stderr and "iforest" in failed.stderr
+
+
+def test_eoe_curve_trains_once_per_outlier_count_on_the_same_images(tmp_path):
+    rng = np.random.default_rng(4)
+    (tmp_path / "data" / "fashion-mnist").mkdir(parents=True)
+    y_train, y_test = np.repeat(np.arange(10), 8), np.repeat(np.arange(10), 2)
+    x = rng.normal(40, 10, size=(100, 28, 28))
+    for i, c in enumerate(np.r_[y_train, y_test]):  # class c: a bright bar at row 2c
+        x[i, 2 * c:2 * c + 4] += 180
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "data" / "fashion-mnist" / "fashion_mnist.npz", x_train=x[:80], y_train=y_train,
+             x_test=x[80:], y_test=y_test)
+    write_cifar_tar(tmp_path / "data", {"train": 1})
+    out = tmp_path / "bench" / "results"
+    bench("run", "eoe", "--data-root", tmp_path / "data", "--counts", "0,1,all", "--pool", "6", "--epochs", "1",
+          "--batch-size", "4", "--device", "cpu", "--out-dir", out)
+    result = json.loads((out / "eoe.json").read_text())
+    assert result["settings"]["counts"] == ["0", "1", "all"] and result["settings"]["pool"] == 6
+    assert set(result["results"]["mean_auroc"]) == {"0", "1", "all"}
+    assert all(0 <= v <= 1 for v in result["results"]["mean_auroc"].values())
+    assert (out / "eoe_curve.png").stat().st_size > 10_000
+    assert "| outlier images | 0 (none: confetti) | 1 | all |" in (tmp_path / "bench" / "RESULTS.md").read_text()
 
 
 def test_one_vs_rest_parts_run_side_by_side_merge_into_one_result(tmp_path, capsys):

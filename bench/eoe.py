@@ -1,0 +1,134 @@
+"""The EOE curve: Fashion-MNIST one-vs-rest AUROC against the number of Outlier Exposure images (0, 1, 2, 4, ..., all).
+
+The protocol of "Exposing Outlier Exposure" (REFERENCE.md): for each count N, a fixed random subset of N outlier
+images, drawn by the seed, from a pool of unrelated pictures — grey CIFAR-10 training images, never Fashion-MNIST —
+prepared like the normal images and strongly augmented when few (seedlens's defaults). N = 0 is the detector
+without outliers (its synthetic confetti anomalies). Each point trains the detector on the first
+``--train-per-class`` images of the normal class and scores the 10000 test images; every point sees the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.fashion_mnist import CLASSES, grey_cifar_folder
+
+#: Passes over the normal images per point (smoke-level on 2 CPU cores; a GPU affords the library's own budget).
+DEFAULT_EPOCHS = 3
+COUNTS = "0,1,2,4,8,16,32,64,all"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classes", default="0", help="normal classes, e.g. 0 or 0,3,7")
+    parser.add_argument("--counts", default=COUNTS, help="outlier counts (0: no outliers, all: the whole pool)")
+    parser.add_argument("--method", default="hsc", choices=["hsc", "fcdd"])
+    parser.add_argument("--objective", default="hsc", choices=["hsc", "bce", "focal"], help="hsc's objective")
+    parser.add_argument("--train-per-class", type=int, default=1000, help="normal training images (0: all 6000)")
+    parser.add_argument("--pool", type=int, default=2000, help="CIFAR-10 images in the outlier pool")
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--batch-size", type=int, default=128)
+
+
+def parse_counts(spec: str) -> list[int | str]:
+    """``0,1,2,all`` -> ``[0, 1, 2, "all"]``."""
+    out: list[int | str] = []
+    for part in spec.split(","):
+        part = part.strip()
+        out.append("all" if part == "all" else int(part))
+    return out
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    from bench._onevsrest import parse_classes
+    from seedlens.detectors import create_detector
+    from seedlens.evaluation import image_auroc
+
+    data = np.load(Path(args.data_root) / "fashion-mnist" / "fashion_mnist.npz")
+    x_train, y_train = data["x_train"][:, None] / np.float32(255), data["y_train"]
+    x_test, y_test = data["x_test"][:, None] / np.float32(255), data["y_test"]
+    pool = grey_cifar_folder(Path(args.data_root), count=args.pool)
+    counts = parse_counts(args.counts)
+    classes = parse_classes(args.classes)
+    options: dict[str, Any] = {"image_size": 28, "epochs": args.epochs, "device": args.device,
+                               "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+                               "lr_decay": 0.98, "weight_decay": 1e-6}
+    if args.method == "hsc":
+        options["objective"] = args.objective
+    curve: dict[str, dict[str, list[float]]] = {str(c): {} for c in counts}
+    seconds: dict[str, float] = {}
+    import time
+
+    for c in classes:
+        normal = x_train[y_train == c]
+        normal = normal[: args.train_per_class] if args.train_per_class else normal
+        labels = (y_test != c).astype(int)
+        for count in counts:
+            key = str(count)
+            for seed in range(args.seeds):
+                exposure = {} if count == 0 else {"outliers": str(pool), "outlier_count": count}
+                start = time.perf_counter()
+                detector = create_detector(args.method, seed=seed, **options, **exposure)
+                detector.fit(normal, progress=False)
+                auroc = image_auroc(labels, detector.score(x_test))
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
+                curve[key].setdefault(CLASSES[c], []).append(float(auroc))
+                print(f"class {CLASSES[c]}, {count} outlier(s), seed {seed}: AUROC {auroc:.4f}", flush=True)
+    mean = {key: float(np.mean([np.mean(v) for v in per_class.values()])) for key, per_class in curve.items()}
+    plot = _plot(mean, curve, args, Path(args.out_dir))
+    settings = {"classes": [CLASSES[c] for c in classes], "counts": [str(c) for c in counts], "method": args.method,
+                "objective": args.objective if args.method == "hsc" else "fcdd",
+                "train_per_class": args.train_per_class or 6000, "pool": args.pool, "epochs": args.epochs,
+                "seeds": args.seeds, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+                "device": args.device, "outliers": f"{args.pool} random grey CIFAR-10 training images"}
+    return settings, {"mean_auroc": mean, "per_class_per_seed": curve, "seconds": seconds, "plot": plot.name}
+
+
+def _plot(mean: dict[str, float], curve: dict[str, dict[str, list[float]]], args: argparse.Namespace,
+          out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(mean)
+    positions = np.arange(len(keys))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    for name in sorted({n for per_class in curve.values() for n in per_class}):
+        values = [np.mean(curve[k][name]) if name in curve[k] else np.nan for k in keys]
+        ax.plot(positions, values, marker="o", alpha=0.35, label=name)
+    ax.plot(positions, [mean[k] for k in keys], marker="s", color="black", linewidth=2, label="mean")
+    ax.set_xticks(positions, ["0 (confetti)" if k == "0" else k for k in keys])
+    ax.set_xlabel("outlier images (grey CIFAR-10, fixed seeded subset)")
+    ax.set_ylabel("AUROC")
+    ax.set_title(f"Fashion-MNIST one-vs-rest, {args.method} with Outlier Exposure")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "eoe_curve.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def markdown(result: dict[str, Any]) -> str:
+    r, s = result["results"], result["settings"]
+    counts = s["counts"]
+    header = "| outlier images | " + " | ".join("0 (none: confetti)" if c == "0" else c for c in counts) + " |"
+    rule = "|---|" + "---|" * len(counts)
+    row = f"| seedlens {s['method']} ({s['objective']}) mean AUROC | " + " | ".join(
+        f"{r['mean_auroc'][c]:.3f}" for c in counts) + " |"
+    return "\n".join([
+        header, rule, row, "",
+        f"Normal classes {', '.join(s['classes'])}: the first {s['train_per_class']} training images, "
+        f"{s['epochs']} epochs × {s['seeds']} seed(s), {s['optimizer']} lr {s['lr']}, batch {s['batch_size']}, "
+        f"28×28, on {s['device']}. Outliers: a fixed subset of N drawn by the seed from {s['outliers']} "
+        "(never Fashion-MNIST), prepared like the normals and strongly augmented when few. "
+        f"Anchor: EOE reports that one well-chosen OE image already gives ≈0.79 mean AUC on ImageNet-30. "
+        f"Plot: `{r['plot']}`.",
+    ])
