@@ -17,7 +17,7 @@ class OnlineReplacement:
 
     Args:
         generator: The anomaly generator applied to each replaced sample, e.g. :class:`ConfettiNoise` or
-            :class:`FolderOutliers` (any :class:`AnomalyGenerator`).
+            :class:`OutlierExposure` (any :class:`AnomalyGenerator`).
         p: Probability that a sample is replaced; 0.5 gives about balanced batches.
 
     Raises:

@@ -1,4 +1,4 @@
-"""Outlier Exposure samplers: whole outlier samples from a folder or from memory, as anomaly generators.
+"""Deprecated Outlier Exposure samplers: use :class:`~seedlens.anomaly.OutlierSet` with `OutlierExposure`.
 
 Both return ``(outlier, mask)`` with a mask of ones (the whole sample is anomalous), so they plug into
 :class:`~seedlens.anomaly.OnlineReplacement` like confetti noise. :class:`ArrayOutliers` covers few- and one-shot
@@ -77,6 +77,7 @@ class FolderOutliers:
     def __init__(
         self, root: str | Path, size: int | tuple[int, ...], channels: int, spatial_dims: int = 2, cache: bool = True
     ) -> None:
+        _deprecated("FolderOutliers", "OutlierSet.from_paths(folder)")
         if spatial_dims not in (2, 3):
             raise ConfigError(f"spatial_dims must be 2 or 3; got {spatial_dims!r}")
         spatial: tuple[int, ...] = ()
@@ -197,6 +198,7 @@ class ArrayOutliers:
     """
 
     def __init__(self, array: np.ndarray | Tensor) -> None:
+        _deprecated("ArrayOutliers", "OutlierSet.from_arrays(array)")
         t = torch.as_tensor(np.asarray(array) if not isinstance(array, Tensor) else array).float()
         if t.dim() < 4 or t.shape[0] == 0:
             raise ShapeError(
@@ -234,3 +236,11 @@ class ArrayOutliers:
         outlier = _match_channels(self.array[index], x.shape[0], "outlier array")
         outlier = _resize(outlier, tuple(x.shape[1:])).to(x.device, x.dtype)
         return outlier, torch.ones((1, *x.shape[1:]), dtype=x.dtype, device=x.device)
+
+
+def _deprecated(name: str, instead: str) -> None:
+    import warnings
+
+    warnings.warn(f"{name} is deprecated and will be removed in the next release: use {instead} with "
+                  "seedlens.anomaly.OutlierExposure (prepared like the normal samples, augmented when few)",
+                  DeprecationWarning, stacklevel=3)

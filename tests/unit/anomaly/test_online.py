@@ -1,13 +1,18 @@
 import pytest
 import torch
 
-from seedlens.anomaly import ArrayOutliers, ConfettiNoise, OnlineReplacement
+from seedlens.anomaly import ConfettiNoise, OnlineReplacement, OutlierExposure, OutlierSet
 from seedlens.errors import ConfigError, ShapeError
+
+
+def _ones(k: int, side: int) -> OutlierExposure:
+    """Outlier Exposure with ``k`` all-ones outliers of ``side``², used as they are."""
+    return OutlierExposure(OutlierSet.from_arrays(torch.ones(k, 1, side, side)), lambda a, s: a, (side, side))
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
 def test_fraction_replaced_is_about_p(p):
-    online = OnlineReplacement(ArrayOutliers(torch.ones(1, 1, 4, 4)), p=p)
+    online = OnlineReplacement(_ones(1, 4), p=p)
     x = torch.zeros(1000, 1, 4, 4)
     _, labels, _ = online(x, torch.Generator().manual_seed(0))
     assert labels.mean().item() == pytest.approx(p, abs=0.05)
@@ -30,7 +35,7 @@ def test_labels_match_masks_and_normals_are_untouched():
 
 
 def test_p_zero_and_one_and_determinism():
-    gen = ArrayOutliers(torch.ones(2, 1, 8, 8))
+    gen = _ones(2, 8)
     x = torch.zeros(5, 1, 8, 8)
     _, labels, masks = OnlineReplacement(gen, p=0.0)(x)
     assert labels.sum() == 0 and masks.sum() == 0

@@ -18,6 +18,7 @@ BAD_VALUES = {
     "batch_size": [0, 1.0, None],
     "optimizer": ["Adam", "rmsprop", ""],
     "lr": [0, -1e-3, float("nan"), float("inf"), "0.1"],
+    "backbone_lr": [0, -1e-4, float("nan"), "1e-4"],
     "weight_decay": [-1e-6, float("nan"), None],
     "lr_decay": [0, 1.5, -0.5],
     "milestones": [(3, 2), (0,), (2, 2), [1, 2], (1.5,)],

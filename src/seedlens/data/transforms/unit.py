@@ -16,12 +16,10 @@ def to_unit_range(batch: np.ndarray) -> Tensor:
     already lies in [0, 1] and min-max scaled otherwise (a constant sample gives 0). Non-finite values count as
     the sample's finite minimum.
     """
-    array = np.ascontiguousarray(batch)
-    if array.dtype == np.uint8:
-        return torch.from_numpy(array).float() / 255.0
-    if array.dtype == np.uint16:
-        return torch.from_numpy(array.astype(np.float32)) / 65535.0
-    x = torch.from_numpy(array.astype(np.float32, copy=False))
+    array = np.asarray(batch)
+    if array.dtype in (np.uint8, np.uint16):  # a copy as float32: the input may be a read-only memory map
+        return torch.from_numpy(array.astype(np.float32)) / float(np.iinfo(array.dtype).max)
+    x = torch.from_numpy(np.array(array, dtype=np.float32))
     flat = x.reshape(x.shape[0], -1)
     finite = torch.isfinite(flat)
     lo = torch.where(finite, flat, torch.inf).amin(dim=1, keepdim=True)
