@@ -99,7 +99,7 @@ def _plot(mean: dict[str, float], curve: dict[str, dict[str, list[float]]], args
     positions = np.arange(len(keys))
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
     for name in sorted({n for per_class in curve.values() for n in per_class}):
-        values = [np.mean(curve[k][name]) if name in curve[k] else np.nan for k in keys]
+        values = [float(np.mean(curve[k][name])) if name in curve[k] else float("nan") for k in keys]
         ax.plot(positions, values, marker="o", alpha=0.35, label=name)
     ax.plot(positions, [mean[k] for k in keys], marker="s", color="black", linewidth=2, label="mean")
     ax.set_xticks(positions, ["0 (confetti)" if k == "0" else k for k in keys])
