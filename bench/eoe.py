@@ -110,7 +110,7 @@ def _plot(mean: dict[str, float], curve: dict[str, dict[str, list[float]]], args
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "eoe_curve.png"
+    path = out_dir / f"eoe_curve{'-' + args.tag if args.tag else ''}.png"
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -201,9 +201,21 @@ def test_zero_shot_clip_from_a_local_folder_trains_and_scores(seedlens, tmp_path
              "--device", "cpu", "--no-progress")
     saved = load_yaml(run / "detector.yaml")
     assert saved["detector"] == "clip" and saved["config"]["normal_class"] == "healthy rapeseed seed"
-    from seedlens.detectors import load_detector
+    # score and explain through the same CLI, in this process (each start of transformers costs seconds)
+    from typer.testing import CliRunner
+
+    from seedlens.cli.main import app
     from seedlens.io import read
 
-    array, _ = read(sorted((manifest.parent / "test").rglob("*.png"))[0])
-    score = float(load_detector(run, device="cpu").score([array])[0])  # one CLI start less: transformers is slow
-    assert 0.0 < score < 1.0
+    image = sorted(p for p in (manifest.parent / "test").rglob("*.png") if "mask" not in p.name)[0]
+    scored = CliRunner().invoke(app, ["score", str(run), str(image), "--json", "--device", "cpu"])
+    assert scored.exit_code == 0, scored.output
+    assert 0.0 < json.loads(scored.output.strip().splitlines()[-1])["score"] < 1.0
+    explained = CliRunner().invoke(app, ["explain", str(run), str(image), "--out", str(tmp_path / "maps")])
+    assert explained.exit_code == 0, explained.output
+    (overlay,) = (tmp_path / "maps").glob("*.png")
+    assert overlay.stat().st_size > 5000
+    from seedlens.detectors import load_detector
+
+    array, _ = read(image)
+    assert load_detector(run, device="cpu").explain([array])[0].shape == array.shape  # at the input's resolution

@@ -22,8 +22,10 @@ slices), pooled by ``slice_pooling``, and explained by a map per slice. Hyperspe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -686,8 +688,9 @@ def load_clip(reference: str, local_files_only: bool = False) -> LoadedCLIP:
     where = str(path) if local else reference
     offline = local or local_files_only
     try:
-        model = CLIPModel.from_pretrained(where, local_files_only=offline)
-        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline)
+        with _quiet_loading():
+            model = CLIPModel.from_pretrained(where, local_files_only=offline)
+            tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline)
     except (OSError, ValueError, KeyError, TypeError) as error:
         problem = "could not load a CLIP model and its tokenizer from the folder" if local else (
             "no such folder, and no CLIP model of that hub name could be loaded")
@@ -721,6 +724,20 @@ def _normalisation(where: str, offline: bool) -> tuple[tuple[float, float, float
         return items[0], items[1], items[2]
 
     return three(settings.get("image_mean"), CLIP_MEAN), three(settings.get("image_std"), CLIP_STD)
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Without transformers' per-load progress bar (``seedlens score`` prints JSON lines), restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _looks_like_path(reference: str) -> bool:
