@@ -20,6 +20,8 @@ from bench.fashion_mnist import CLASSES, grey_cifar_folder
 #: Passes over the normal images per point (smoke-level on 2 CPU cores; a GPU affords the library's own budget).
 DEFAULT_EPOCHS = 3
 COUNTS = "0,1,2,4,8,16,32,64,all"
+#: Fashion-MNIST classes in words, for CLIP's prompt "a photo of a {}."
+CLASS_WORDS = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--clip", default=None, help="CLIP folder or hub name: also CLIP zero-shot (no training)")
 
 
 def parse_counts(spec: str) -> list[int | str]:
@@ -78,6 +81,13 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
                 curve[key].setdefault(CLASSES[c], []).append(float(auroc))
                 print(f"class {CLASSES[c]}, {count} outlier(s), seed {seed}: AUROC {auroc:.4f}", flush=True)
+    zero_shot: dict[str, float] | str = "no CLIP weights given (--clip PATH): CLIP zero-shot not measured"
+    if args.clip:
+        zero_shot = {}
+        for c in classes:
+            clip = create_detector("clip", clip=args.clip, normal_class=CLASS_WORDS[c], device=args.device).fit(None)
+            zero_shot[CLASSES[c]] = float(image_auroc((y_test != c).astype(int), clip.score(x_test)))
+            print(f"class {CLASSES[c]}, CLIP zero-shot: AUROC {zero_shot[CLASSES[c]]:.4f}", flush=True)
     mean = {key: float(np.mean([np.mean(v) for v in per_class.values()])) for key, per_class in curve.items()}
     plot = _plot(mean, curve, args, Path(args.out_dir))
     settings = {"classes": [CLASSES[c] for c in classes], "counts": [str(c) for c in counts], "method": args.method,
@@ -85,7 +95,9 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 "train_per_class": args.train_per_class or 6000, "pool": args.pool, "epochs": args.epochs,
                 "seeds": args.seeds, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
                 "device": args.device, "outliers": f"{args.pool} random grey CIFAR-10 training images"}
-    return settings, {"mean_auroc": mean, "per_class_per_seed": curve, "seconds": seconds, "plot": plot.name}
+    settings["clip"] = args.clip
+    return settings, {"mean_auroc": mean, "per_class_per_seed": curve, "seconds": seconds, "plot": plot.name,
+                      "clip_zero_shot": zero_shot}
 
 
 def _plot(mean: dict[str, float], curve: dict[str, dict[str, list[float]]], args: argparse.Namespace,
@@ -123,8 +135,11 @@ def markdown(result: dict[str, Any]) -> str:
     rule = "|---|" + "---|" * len(counts)
     row = f"| seedlens {s['method']} ({s['objective']}) mean AUROC | " + " | ".join(
         f"{r['mean_auroc'][c]:.3f}" for c in counts) + " |"
+    zero_shot = r.get("clip_zero_shot", "no CLIP weights given (--clip PATH): CLIP zero-shot not measured")
+    clip = (f"CLIP zero-shot ({s.get('clip')}): mean AUROC {np.mean(list(zero_shot.values())):.3f}."
+            if isinstance(zero_shot, dict) else f"{zero_shot[0].upper()}{zero_shot[1:]}.")
     return "\n".join([
-        header, rule, row, "",
+        header, rule, row, "", clip, "",
         f"Normal classes {', '.join(s['classes'])}: the first {s['train_per_class']} training images, "
         f"{s['epochs']} epochs × {s['seeds']} seed(s), {s['optimizer']} lr {s['lr']}, batch {s['batch_size']}, "
         f"28×28, on {s['device']}. Outliers: a fixed subset of N drawn by the seed from {s['outliers']} "

@@ -231,15 +231,20 @@ def test_eoe_curve_trains_once_per_outlier_count_on_the_same_images(tmp_path):
     np.savez(tmp_path / "data" / "fashion-mnist" / "fashion_mnist.npz", x_train=x[:80], y_train=y_train,
              x_test=x[80:], y_test=y_test)
     write_cifar_tar(tmp_path / "data", {"train": 1})
+    from seedlens.detectors.clip import write_random_clip
+
+    clip = write_random_clip(tmp_path / "tiny-clip", words=["a photo of a {}.", "a photo of something.", "t-shirt"])
     out = tmp_path / "bench" / "results"
-    bench("run", "eoe", "--data-root", tmp_path / "data", "--counts", "0,1,all", "--pool", "6", "--epochs", "1",
-          "--batch-size", "4", "--device", "cpu", "--out-dir", out)
+    bench("run", "eoe", "--data-root", tmp_path / "data", "--counts", "0,2", "--pool", "6", "--epochs", "1",
+          "--batch-size", "4", "--device", "cpu", "--clip", clip, "--out-dir", out)
     result = json.loads((out / "eoe.json").read_text())
-    assert result["settings"]["counts"] == ["0", "1", "all"] and result["settings"]["pool"] == 6
-    assert set(result["results"]["mean_auroc"]) == {"0", "1", "all"}
+    assert 0 <= result["results"]["clip_zero_shot"]["t-shirt"] <= 1  # a random CLIP: the path runs, no more
+    assert result["settings"]["counts"] == ["0", "2"] and result["settings"]["pool"] == 6
+    assert set(result["results"]["mean_auroc"]) == {"0", "2"}
     assert all(0 <= v <= 1 for v in result["results"]["mean_auroc"].values())
     assert (out / "eoe_curve.png").stat().st_size > 10_000
-    assert "| outlier images | 0 (none: confetti) | 1 | all |" in (tmp_path / "bench" / "RESULTS.md").read_text()
+    table = (tmp_path / "bench" / "RESULTS.md").read_text()
+    assert "| outlier images | 0 (none: confetti) | 2 |" in table and "CLIP zero-shot (" in table
 
 
 def test_one_vs_rest_parts_run_side_by_side_merge_into_one_result(tmp_path, capsys):
