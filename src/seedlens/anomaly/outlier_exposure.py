@@ -12,17 +12,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from seedlens.anomaly.outlier_augment import OutlierAugment
-from seedlens.anomaly.outlier_sets import OutlierSet, RawOutlier, unit_range
+from seedlens.anomaly.outlier_sets import OutlierSet, RawOutlier
 from seedlens.errors import ConfigError, ShapeError
 
-__all__ = ["FEW_OUTLIERS", "OutlierExposure", "matched_scaling"]
+__all__ = ["FEW_OUTLIERS", "OutlierExposure", "matched_scaling", "strong_augmentation"]
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,18 @@ Prepare = Callable[[np.ndarray, "tuple[float, ...] | None"], np.ndarray]
 def matched_scaling(value_range: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:
     """The ``match`` rule of outlier values: their own range onto the normal training data's raw ``value_range``.
 
-    The outlier's own range is :func:`~seedlens.anomaly.outlier_sets.unit_range` (8/16-bit by type, else min-max),
-    so an 8-bit PNG and a 16-bit TIFF of one picture end up alike.
+    The outlier's own range is :func:`~seedlens.data.transforms.unit.to_unit_range`'s (8/16-bit by type, floats in
+    [0, 1] as they are, else min-max), so an 8-bit PNG and a 16-bit TIFF of one picture end up alike.
     """
+    from seedlens.data.transforms.unit import to_unit_range
+
     lo, hi = float(value_range[0]), float(value_range[1])
-    return lambda a: unit_range(a) * np.float32(hi - lo) + np.float32(lo)
+    return lambda a: to_unit_range(np.asarray(a)[None])[0].numpy() * np.float32(hi - lo) + np.float32(lo)
+
+
+def strong_augmentation(choice: str, count: int) -> bool:
+    """Whether ``outlier_augment`` = ``choice`` (``auto`` / ``strong`` / ``none``) augments a set of ``count``."""
+    return choice == "strong" or (choice == "auto" and count <= FEW_OUTLIERS)
 
 
 class OutlierExposure:
@@ -56,6 +62,8 @@ class OutlierExposure:
         input_size: Spatial size of the training inputs; a prepared outlier of another size is cut (or padded with
             its minimum) to it at a random position per draw.
         scaling: Applied to each raw outlier before ``prepare`` (e.g. :func:`matched_scaling`); None: values as read.
+        scale_hinted_only: Apply ``scaling`` only to the outliers whose hint is ``match`` (unrelated files), not to
+            the data's own samples or arrays in the same set (:meth:`OutlierSet.hint`).
         augment: Strong augmentation of every drawn batch; None: none.
         eager: Prepare every outlier when the generator is made (errors surface before training starts);
             otherwise on first draw. Sets of up to ``4 * FEW_OUTLIERS`` are prepared eagerly by default.
@@ -66,13 +74,14 @@ class OutlierExposure:
 
     def __init__(self, outliers: OutlierSet, prepare: Prepare, input_size: tuple[int, ...],
                  scaling: Callable[[np.ndarray], np.ndarray] | None = None, augment: OutlierAugment | None = None,
-                 eager: bool | None = None) -> None:
+                 eager: bool | None = None, scale_hinted_only: bool = False) -> None:
         if not input_size or any(int(s) < 1 for s in input_size):
             raise ConfigError(f"input_size must be positive sizes; got {input_size!r}")
         self.outliers = outliers
         self.prepare = prepare
         self.input_size = tuple(int(s) for s in input_size)
         self.scaling = scaling
+        self.scale_hinted_only = scale_hinted_only
         self.augment = augment
         self._cache: dict[int, Tensor] = {}
         self._cached_bytes = 0
@@ -95,7 +104,8 @@ class OutlierExposure:
         if cached is not None:
             return cached
         raw: RawOutlier = self.outliers.load(index)
-        array = raw.array if self.scaling is None else self.scaling(raw.array)
+        scaled = self.scaling is not None and (not self.scale_hinted_only or self.outliers.hint(index) == "match")
+        array = self.scaling(raw.array) if self.scaling is not None and scaled else raw.array
         try:
             prepared = self.prepare(array, raw.spacing)
         except ShapeError as error:
@@ -113,9 +123,11 @@ class OutlierExposure:
         """Stack every prepared outlier when all have the input size and are small (drawn by indexing, on device)."""
         if len(self._cache) != len(self) or self._cached_bytes > HOLD_BYTES:
             return
-        shapes = {tuple(t.shape) for t in self._cache.values()}
-        if len(shapes) == 1 and next(iter(shapes))[1:] == self.input_size:
-            self._held = torch.stack([self._cache[i] for i in range(len(self))])
+        fits = all(all(g <= s for g, s in zip(t.shape[1:], self.input_size, strict=True))
+                   for t in self._cache.values())
+        if fits and len({t.shape[0] for t in self._cache.values()}) == 1:  # smaller ones padded (as a cut would)
+            start = torch.zeros(len(self.input_size))
+            self._held = torch.stack([self._cut(self._cache[i], start) for i in range(len(self))])
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """One outlier in place of the sample ``x`` ``(C, *spatial)``: ``(outlier, mask of ones)``."""
@@ -166,7 +178,3 @@ class OutlierExposure:
         out = torch.full((sample.shape[0], *self.input_size), float(sample.min()), dtype=sample.dtype)
         out[(slice(None), *(slice(0, n) for n in piece.shape[1:]))] = piece
         return out
-
-    def describe(self) -> dict[str, Any]:
-        """What a run records about its outliers: how many, which, and how they were augmented."""
-        return {"count": len(self), "files": self.outliers.names[:64], "augment": self.augment is not None}

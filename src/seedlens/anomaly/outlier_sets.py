@@ -18,7 +18,7 @@ import numpy as np
 from seedlens.errors import ConfigError, DataSourceError, ShapeError
 from seedlens.types import Modality
 
-__all__ = ["OutlierSet", "RawOutlier", "check_outliers_option", "parse_count", "unit_range"]
+__all__ = ["OutlierSet", "RawOutlier", "check_outliers_option", "parse_count", "recorded_outliers"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class _Entry:
     path: Path | None = None
     record: Any = None
     array: np.ndarray | None = None
+    scaling_hint: str = "raw"
 
 
 def parse_count(value: int | str | None) -> int | None:
@@ -66,12 +67,24 @@ class OutlierSet:
             (the caller's values); see :class:`~seedlens.anomaly.OutlierExposure`.
     """
 
-    def __init__(self, entries: Sequence[_Entry], modality: Modality | None, scaling_hint: str) -> None:
+    def __init__(self, entries: Sequence[_Entry], modality: Modality | None) -> None:
         if not entries:
             raise DataSourceError("an outlier set needs at least one outlier")
         self._entries = list(entries)
         self.modality = modality
-        self.scaling_hint = scaling_hint
+
+    @property
+    def scaling_hint(self) -> str:
+        """The set's scaling hint: ``match``, ``raw``, or ``mixed`` (each outlier follows its own :meth:`hint`).
+
+        ``match`` when every outlier is an unrelated file, ``raw`` when all are the data's own samples or arrays.
+        """
+        hints = {e.scaling_hint for e in self._entries}
+        return hints.pop() if len(hints) == 1 else "mixed"
+
+    def hint(self, index: int) -> str:
+        """The scaling hint of outlier ``index``: ``match`` (an unrelated file) or ``raw`` (the data's own, arrays)."""
+        return self._entries[index].scaling_hint
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -109,7 +122,7 @@ class OutlierSet:
                 raise DataSourceError(f"outlier path {path} does not exist")
         unique = list(dict.fromkeys(p.resolve() for p in found))
         kind = Modality.parse(modality) if modality is not None else None
-        return cls([_Entry(name=str(p), path=p) for p in unique], kind, "match")
+        return cls([_Entry(name=str(p), path=p, scaling_hint="match") for p in unique], kind)
 
     @classmethod
     def from_records(cls, records: Iterable[Any], modality: str | Modality | None = None,
@@ -119,10 +132,10 @@ class OutlierSet:
         Raises:
             DataSourceError: no record was given (the query selected nothing).
         """
-        entries = [_Entry(name=str(r.path), record=r) for r in records]
+        entries = [_Entry(name=str(r.path), record=r, scaling_hint=scaling_hint) for r in records]
         if not entries:
             raise DataSourceError("the outlier selection holds no sample")
-        return cls(entries, Modality.parse(modality) if modality is not None else None, scaling_hint)
+        return cls(entries, Modality.parse(modality) if modality is not None else None)
 
     @classmethod
     def from_arrays(cls, arrays: Any, modality: str | Modality | None = None) -> OutlierSet:
@@ -143,15 +156,13 @@ class OutlierSet:
             if item.ndim not in (3, 4):
                 raise ShapeError(f"outlier array {i} must be (C, H, W) or (C, D, H, W); got {item.shape}")
         entries = [_Entry(name=f"outlier array {i}", array=item) for i, item in enumerate(items)]
-        return cls(entries, Modality.parse(modality) if modality is not None else None, "raw")
+        return cls(entries, Modality.parse(modality) if modality is not None else None)
 
     @classmethod
     def union(cls, sets: Sequence[OutlierSet]) -> OutlierSet:
-        """The outliers of several sets, in order; ``match`` scaling wins when any part asks for it."""
-        hints = {s.scaling_hint for s in sets}
+        """The outliers of several sets, in order, each keeping its own scaling hint."""
         modalities = {s.modality for s in sets} - {None}
-        return cls([e for s in sets for e in s._entries], next(iter(modalities)) if len(modalities) == 1 else None,
-                   "match" if "match" in hints else "raw")
+        return cls([e for s in sets for e in s._entries], next(iter(modalities)) if len(modalities) == 1 else None)
 
     def subset(self, count: int | str | None, seed: int = 0) -> OutlierSet:
         """A fixed subset of ``count`` outliers drawn without replacement by ``seed`` (None / ``"all"``: all).
@@ -167,7 +178,7 @@ class OutlierSet:
         if n > len(self):
             raise ConfigError(f"outlier_count={n} but only {len(self)} outliers are available")
         chosen = sorted(np.random.default_rng(seed).choice(len(self), size=n, replace=False).tolist())
-        return OutlierSet([self._entries[i] for i in chosen], self.modality, self.scaling_hint)
+        return OutlierSet([self._entries[i] for i in chosen], self.modality)
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -208,7 +219,10 @@ class OutlierSet:
 
         assert entry.path is not None
         array, meta = read(entry.path, modality=self.modality)
-        return RawOutlier(np.asarray(array), meta.voxel_size, entry.name)
+        array = np.asarray(array)
+        if entry.path.suffix.lower() == ".png" and array.ndim == 3 and array.shape[0] in (2, 4):
+            array = array[:-1]  # a picture's alpha channel is no image content
+        return RawOutlier(array, meta.voxel_size, entry.name)
 
     def check_disjoint(self, paths: Iterable[str | Path], what: str = "test") -> None:
         """Refuse outliers that are also samples of ``paths`` (e.g. the test split), by resolved file.
@@ -223,15 +237,14 @@ class OutlierSet:
                               f"must never be {what} data")
 
 
-def unit_range(array: np.ndarray) -> np.ndarray:
-    """One sample ``array`` as float32 in [0, 1] by its own value range.
+def _is_paths(given: Any) -> bool:
+    return isinstance(given, (str, Path)) or (isinstance(given, (list, tuple)) and bool(given)
+                                              and all(isinstance(g, (str, Path)) for g in given))
 
-    As :func:`~seedlens.data.transforms.unit.to_unit_range`: 8- and 16-bit by type (a dark 16-bit image stays
-    dark), floats already in [0, 1] kept, anything else (CT numbers, raw counts) min-max; a constant gives 0.
-    """
-    from seedlens.data.transforms.unit import to_unit_range
 
-    return to_unit_range(np.asarray(array)[None])[0].numpy()
+def recorded_outliers(given: Any, outliers: OutlierSet) -> Any:
+    """What a run folder records of an ``outliers`` option: paths as given, else the outliers' names (not arrays)."""
+    return given if given is None or _is_paths(given) else outliers.names
 
 
 def check_outliers_option(given: Any, where: str) -> None:
@@ -240,10 +253,9 @@ def check_outliers_option(given: Any, where: str) -> None:
     Raises:
         ConfigError: naming ``where`` (the config class), the value and what is expected.
     """
-    if given is None or isinstance(given, (str, Path, OutlierSet)) or hasattr(given, "shape"):
+    if given is None or isinstance(given, OutlierSet) or hasattr(given, "shape") or _is_paths(given):
         return
-    if isinstance(given, (list, tuple)) and given and (
-            all(isinstance(g, (str, Path)) for g in given) or all(hasattr(g, "shape") for g in given)):
+    if isinstance(given, (list, tuple)) and given and all(hasattr(g, "shape") for g in given):
         return
     raise ConfigError(f"{where}: outliers={given!r} is invalid; expected a file or folder, a non-empty list of "
                       "them, an OutlierSet or arrays (K, C, *spatial)")

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seedlens.anomaly.outlier_sets import check_outliers_option
+from seedlens.anomaly.outlier_sets import check_outliers_option, recorded_outliers
 from seedlens.config import Interval, atomic_write_bytes, validate_config
 from seedlens.data.transforms.unit import to_unit_range
 from seedlens.detectors._inputs import as_array_list, infer_modality, stack_or_list
@@ -318,8 +318,8 @@ class CLIPDetector(Detector):
                              f"shape {tuple(array.shape)}")
         if array.shape[0] not in (1, 3):
             raise ShapeError(f"the clip detector works on grey or RGB samples (1 or 3 channels); got {array.shape[0]} "
-                             f"channels in a sample of shape {tuple(array.shape)} (hyperspectral cubes: use rx or "
-                             "fcdd)")
+                             f"channels in a sample of shape {tuple(array.shape)} (drop an alpha channel; "
+                             "hyperspectral cubes: use rx or fcdd)")
 
     def _calibrate(self, arrays: list[np.ndarray]) -> None:
         """Threshold and heatmap statistics from normal samples (0.5 and the unit range without any)."""
@@ -449,10 +449,7 @@ class CLIPDetector(Detector):
         wanted = ExposureConfig(outliers=config.outliers, outliers_where=config.outliers_where,
                                 outlier_count=config.outlier_count, seed=config.seed)
         outliers = outlier_set(wanted, samples)
-        given = config.outliers
-        if not (isinstance(given, (str, Path)) or (isinstance(given, (list, tuple))
-                                                   and all(isinstance(g, (str, Path)) for g in given))):
-            config.outliers = outliers.names  # a run folder records which outliers were used, not the arrays
+        config.outliers = recorded_outliers(config.outliers, outliers)
         log.info("CLIP fine-tuning with %d outlier(s)", len(outliers))
         return outliers
 
@@ -489,12 +486,11 @@ class CLIPDetector(Detector):
         from rich.progress import track
 
         from seedlens.anomaly import OutlierAugment, OutlierExposure
-        from seedlens.anomaly.outlier_exposure import FEW_OUTLIERS
+        from seedlens.anomaly.outlier_exposure import strong_augmentation
 
         config = self.config_
         images = self._outlier_images(outliers)
-        strong = config.outlier_augment == "strong" or (config.outlier_augment == "auto"
-                                                        and len(outliers) <= FEW_OUTLIERS)
+        strong = strong_augmentation(config.outlier_augment, len(outliers))
         exposure = OutlierExposure(images, self._prepare_outlier, (self.image_size_, self.image_size_),
                                    augment=OutlierAugment() if strong else None)
         self.exposure_ = {"outliers": len(outliers), "images": len(images), "augment": "strong" if strong else "none"}

@@ -131,6 +131,7 @@ class DeepDetector(Detector):
                                     seed=config.seed, labelled=self._uses_labelled(), spacing=spacing)
             self.config_ = config
             self.modality_ = samples.modality
+            self._before_preprocessing(samples)
             plan, template = self._plan(config, samples)
             with self._cache_folder(run_dir, info, device) as folder:
                 cache = self._preprocess(samples, template, folder, info, device, progress)
@@ -596,6 +597,9 @@ class DeepDetector(Detector):
     def _uses_labelled(self) -> bool:
         """Whether labelled anomalies of the train split are used for training."""
         return False
+
+    def _before_preprocessing(self, samples: TrainingData) -> None:
+        """Check and resolve what training needs besides the samples (e.g. outlier sets), before preprocessing."""
 
     def _before_training(self, samples: TrainingData, cache: Any) -> None:
         """Prepare anything the loss needs (anomaly generators...) from the samples and their preprocessed cache."""

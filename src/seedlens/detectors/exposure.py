@@ -114,6 +114,10 @@ class ExposureConfig(DeepDetectorConfig):
 
         super().validate()
         check_outliers_option(self.outliers, type(self).__name__)
+        given = self.outliers is not None or bool(self.outliers_where) or bool(self.outlier_dir)
+        if given and self.anomalies not in ("auto", "outliers"):
+            raise ConfigError(f"{type(self).__name__}: outliers are given but anomalies={self.anomalies!r} would "
+                              "ignore them; use anomalies='outliers' (or 'auto'), or drop the outliers")
 
 
 #: Default confetti blob volume for volumes, as a fraction of the object: compact local changes of 0.5–5 %.
@@ -206,13 +210,13 @@ def _hub_outliers(where: str, samples: TrainingData) -> OutlierSet:
                           "(train with --hub, or give outlier files with --outliers)")
     from seedlens.hub import HubSource
 
-    selection = HubSource(hub, where=where, label_field=source.label_field, normal_class=source.normal_class,
-                          modality=samples.modality.value, cache_dir=source.cache_dir)
-    normal = {str(r.path) for r in source.records("train", normal_only=True)}
-    records = [r for r in selection.records() if r.split != "test" and str(r.path) not in normal]
+    query = f"({source.where}) AND ({where})" if source.where else where  # outliers of the same data
+    selection = HubSource(hub, where=query, label_field=source.label_field, normal_class=source.normal_class,
+                          modality=samples.modality.value, project=source.project, cache_dir=source.cache_dir)
+    records = [r for r in selection.records() if r.split != "test" and r.label != source.normal_class]
     if not records:
-        raise ConfigError(f"outliers_where={where!r} selects no sample outside the test split and the normal "
-                          "training samples")
+        raise ConfigError(f"outliers_where={where!r} selects no sample outside the test split that is not labelled "
+                          f"{source.normal_class!r}")
     return OutlierSet.from_records(records, samples.modality, scaling_hint="raw")
 
 
@@ -239,7 +243,7 @@ def make_online_anomalies(
     from seedlens.anomaly import GaussianNoiseImages, OnlineReplacement, OutlierExposure, SpectralConfetti
     from seedlens.anomaly.noise import contrast_rule
     from seedlens.anomaly.outlier_augment import OutlierAugment
-    from seedlens.anomaly.outlier_exposure import FEW_OUTLIERS, matched_scaling
+    from seedlens.anomaly.outlier_exposure import matched_scaling, strong_augmentation
 
     anomalies = anomaly_source(config)
     if anomalies == "none":
@@ -253,15 +257,14 @@ def make_online_anomalies(
     if anomalies == "outliers":
         if outliers is None or preprocessor is None:
             raise ConfigError("anomalies='outliers' needs an outlier set and the fitted preprocessing")
-        scaling = config.outlier_scaling if config.outlier_scaling != "auto" else outliers.scaling_hint
-        if scaling == "match" and value_range is None:
-            raise ConfigError("outlier_scaling='match' needs the normal samples' value range")
-        strong = config.outlier_augment == "strong" or (config.outlier_augment == "auto"
-                                                        and len(outliers) <= FEW_OUTLIERS)
+        scaling = config.outlier_scaling  # auto: each outlier by its own hint (files matched, the data's own raw)
+        if scaling != "raw" and value_range is None:
+            raise ConfigError(f"outlier_scaling={scaling!r} needs the normal samples' value range")
         generator = OutlierExposure(
             outliers, lambda array, spacing: preprocessor(array, spacing), input_size,
-            scaling=matched_scaling(value_range) if scaling == "match" and value_range is not None else None,
-            augment=OutlierAugment() if strong else None,
+            scaling=matched_scaling(value_range) if scaling != "raw" and value_range is not None else None,
+            scale_hinted_only=scaling == "auto",
+            augment=OutlierAugment() if strong_augmentation(config.outlier_augment, len(outliers)) else None,
         )
     elif anomalies == "noise":
         contrast = preprocessor is not None and preprocessor.intensity == "contrast"
@@ -274,18 +277,29 @@ def make_online_anomalies(
     return OnlineReplacement(generator, p=config.p_anomaly)
 
 
+def resolve_outliers(config: ExposureConfig, samples: TrainingData) -> OutlierSet | None:
+    """The outlier set of a detector about to fit (None: no Outlier Exposure), before any sample is preprocessed.
+
+    Resolving it first makes a missing path, an overlap with the test split or too high a count fail at once.
+    """
+    return outlier_set(config, samples) if anomaly_source(config) == "outliers" else None
+
+
 def prepare_anomalies(config: ExposureConfig, modality: Modality, input_size: tuple[int, ...], channels: int,
-                      samples: TrainingData, cache: Any) -> Any:
+                      samples: TrainingData, cache: Any, outliers: OutlierSet | None = None) -> Any:
     """The online anomalies of a detector about to train: :func:`make_online_anomalies` with its outliers resolved.
 
     ``cache`` is the :class:`~seedlens.data.patches.PreprocessedCache` of the training samples (its fitted
-    preprocessor and the normals' value range prepare the outliers).
+    preprocessor and the normals' value range prepare the outliers); ``outliers`` the set
+    :func:`resolve_outliers` gave (None: resolved here).
     """
-    outliers = outlier_set(config, samples) if anomaly_source(config) == "outliers" else None
+    from seedlens.anomaly.outlier_sets import recorded_outliers
+
+    if outliers is None and anomaly_source(config) == "outliers":
+        outliers = outlier_set(config, samples)
     if outliers is not None:
         log.info("Outlier Exposure with %d outlier(s)", len(outliers))
-        if not isinstance(config.outliers, (str, Path, list, tuple, type(None))):
-            config.outliers = outliers.names  # a run folder records which outliers were used, not the arrays
+        config.outliers = recorded_outliers(config.outliers, outliers)  # a run folder records names, not arrays
     return make_online_anomalies(config, modality, input_size, channels, has_labelled=any(samples.train_labels),
                                  preprocessor=cache.preprocessor, outliers=outliers,
                                  value_range=cache.value_range())

@@ -19,7 +19,7 @@ from seedlens.config import Interval
 from seedlens.detectors.base import DETECTORS
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.deep import DeepDetector, TrainingData
-from seedlens.detectors.exposure import ExposureConfig, expose, prepare_anomalies
+from seedlens.detectors.exposure import ExposureConfig, expose, prepare_anomalies, resolve_outliers
 from seedlens.errors import ConfigError
 from seedlens.models.fcdd_net import FCDDNet
 
@@ -105,10 +105,15 @@ class FCDD(DeepDetector):
         )
         return network
 
+    def _before_preprocessing(self, samples: TrainingData) -> None:
+        assert isinstance(self.config_, ExposureConfig)
+        self._outliers = resolve_outliers(self.config_, samples)
+
     def _before_training(self, samples: TrainingData, cache: Any) -> None:
         config = self.config_
         assert isinstance(config, ExposureConfig)
-        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache)
+        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache,
+                                         self._outliers)
 
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         from seedlens.anomaly import fcdd_loss, fcdd_map_loss, pseudo_huber

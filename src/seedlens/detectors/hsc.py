@@ -19,7 +19,7 @@ from seedlens.config import Interval
 from seedlens.detectors.base import DETECTORS
 from seedlens.detectors.config import DeepDetectorConfig
 from seedlens.detectors.deep import DeepDetector, TrainingData
-from seedlens.detectors.exposure import ExposureConfig, expose, prepare_anomalies
+from seedlens.detectors.exposure import ExposureConfig, expose, prepare_anomalies, resolve_outliers
 
 
 @dataclass
@@ -76,10 +76,15 @@ class HSC(DeepDetector):
         self.sigma_ = config.sigma if config.sigma is not None else max(1.0, 0.04 * self.input_size_[0])
         return HSCNet(backbone, dim=config.feature_dim if config.objective == "hsc" else 1)
 
+    def _before_preprocessing(self, samples: TrainingData) -> None:
+        assert isinstance(self.config_, ExposureConfig)
+        self._outliers = resolve_outliers(self.config_, samples)
+
     def _before_training(self, samples: TrainingData, cache: Any) -> None:
         config = self.config_
         assert isinstance(config, ExposureConfig)
-        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache)
+        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache,
+                                         self._outliers)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.sigma_ = float(state["sigma"])

@@ -7,7 +7,7 @@ import pytest
 
 from seedlens.data.synthetic import make_seed_slice
 from seedlens.detectors import FCDD, HSC, create_detector
-from seedlens.errors import ConfigError
+from seedlens.errors import ConfigError, ShapeError
 from seedlens.evaluation import image_auroc
 
 
@@ -117,7 +117,7 @@ def test_outlier_cubes_must_have_the_normal_band_count():
     assert model.score(cubes[:2]).shape == (2,)
     wrong = FCDD(modality="cube", image_size=12, epochs=1, batch_size=4, device="cpu",
                  outliers=rng.random((1, 5, 12, 12)).astype(np.float32))
-    with pytest.raises(Exception, match="outlier array 0"):
+    with pytest.raises(ShapeError, match="outlier array 0"):
         wrong.fit(cubes, progress=False)
 
 
@@ -134,7 +134,7 @@ def test_a_hub_query_gives_the_outliers_of_semi_supervised_training(tmp_path):
         bad = i >= 10
         write_png(folder / f"s{i:02d}.png", np.clip(image[0] + (STRIPES[0, 0, :32, :32] * 0.5 if bad else 0), 0, 1))
         rows.append({"sample_id": f"s{i:02d}", "germination": "dead" if bad else "normal",
-                     "split": "test" if i in (8, 9, 13) else "train"})
+                     "species": "rapeseed" if i % 2 == 0 else "wheat", "split": "test" if i in (8, 9, 13) else "train"})
     hub = LocalHub.create(tmp_path / "hub")
     try:
         hub.import_dir(folder, "image", labels=write_labels(tmp_path / "labels.csv", rows))
@@ -144,6 +144,12 @@ def test_a_hub_query_gives_the_outliers_of_semi_supervised_training(tmp_path):
         used = sorted(name.rsplit("/", 1)[-1] for name in model._online.generator.outliers.names)
         assert len(used) == 3  # s10-s12; s13 is a test sample and never an outlier
         assert model._online.generator.outliers.scaling_hint == "raw"
+        rapeseed = HubSource(hub, where="species = 'rapeseed'", label_field="germination", normal_class="normal",
+                             cache_dir=tmp_path / "cache")
+        model = FCDD(outliers_where="germination = 'dead'", backbone="conv2d", image_size=32, epochs=1,
+                     batch_size=4, device="cpu").fit(rapeseed, progress=False)
+        used = sorted(name.rsplit("/", 1)[-1] for name in model._online.generator.outliers.names)
+        assert len(used) == 2  # s10 and s12: the dead seeds of the data trained on, not of the whole hub
         with pytest.raises(ConfigError, match="selects no sample outside the test split"):
             FCDD(outliers_where="germination = 'dead' AND split = 'test'", epochs=1, device="cpu").fit(
                 source, progress=False)
@@ -151,3 +157,36 @@ def test_a_hub_query_gives_the_outliers_of_semi_supervised_training(tmp_path):
         hub.close()
     with pytest.raises(ConfigError, match="this data does not come from one"):
         FCDD(outliers_where="germination = 'dead'", epochs=1, device="cpu").fit(_slices(4, 0), progress=False)
+
+
+def test_a_list_of_outlier_arrays_is_recorded_by_name_and_the_run_saves(tmp_path):
+    arrays = [STRIPES[0], np.roll(STRIPES[0], 2, axis=-1)]
+    model = FCDD(backbone="conv2d", image_size=32, epochs=1, batch_size=4, device="cpu", outliers=arrays)
+    model.fit(_slices(8, 0), progress=False)
+    assert model.config_.outliers == ["outlier array 0", "outlier array 1"]
+    assert FCDD.load(model.save(tmp_path / "run"), device="cpu").config_.outliers == model.config_.outliers
+
+
+def test_outliers_with_synthetic_anomalies_are_refused_not_ignored():
+    with pytest.raises(ConfigError, match="anomalies='confetti' would ignore them"):
+        FCDD(anomalies="confetti", outliers=STRIPES, epochs=1, device="cpu").fit(_slices(4, 0), progress=False)
+
+
+def test_the_detectors_own_preprocessing_brings_an_8_bit_png_and_a_16_bit_tiff_alike(tmp_path):
+    import tifffile
+
+    from seedlens.io import write_png
+
+    picture = np.tile(np.linspace(0.1, 0.9, 40), (40, 1))
+    write_png(tmp_path / "eight.png", picture)
+    tifffile.imwrite(tmp_path / "sixteen.tif", np.round(picture * 65535).astype(np.uint16))
+    normals = _slices(8, 0) * 1000 - 200  # the normal data in other units: the outliers are matched to them
+    model = FCDD(backbone="conv2d", image_size=32, epochs=1, batch_size=4, device="cpu",
+                 outliers=[str(tmp_path / "eight.png"), str(tmp_path / "sixteen.tif")])
+    model.fit(normals, progress=False)
+    generator = model._online.generator
+    eight, sixteen = generator.prepared(0), generator.prepared(1)
+    assert eight.shape == (1, 32, 32)
+    np.testing.assert_allclose(eight.numpy(), sixteen.numpy(), atol=0.02)
+    normal = model.preprocessor_(normals[0], None)  # the normals after the same preprocessing
+    assert abs(float(eight.mean()) - float(normal.mean())) < 3 * float(normal.std())  # one scale, not 1000x apart

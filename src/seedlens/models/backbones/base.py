@@ -90,9 +90,6 @@ class Backbone(nn.Module):
         """Compute the feature map of an already checked batch (implemented by subclasses)."""
         raise NotImplementedError
 
-    #: Whether the backbone starts from pretrained weights (fine-tuning options apply to it).
-    pretrained: bool = False
-
     def freeze_stages(self, count: int) -> None:
         """Keep the first ``count`` stages fixed while the rest trains (fine-tuning a pretrained backbone).
 

@@ -101,7 +101,6 @@ class EfficientNetLite(Backbone):
             out_channels=int(full._conv_head.out_channels if head else blocks[-1]._project_conv.out_channels),
             receptive_field=ReceptiveField(),  # traced below, once the layers exist
         )
-        self.pretrained = bool(pretrained)
         self.imagenet_normalize = flag("imagenet_normalize", imagenet_normalize)
         self.n_stages = n_stages
         self._stage_of_block = {
