@@ -10,6 +10,17 @@ import pytest
 from seedlens.data.synthetic import write_seed_dataset
 
 
+def in_process(*args: object) -> str:
+    """Run a ``seedlens`` command in this process (typer's runner); return its output, failing on an error."""
+    from typer.testing import CliRunner
+
+    from seedlens.cli.main import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, f"seedlens {args} failed ({result.exit_code}):\n{result.output}"
+    return result.output
+
+
 @pytest.fixture(scope="module")
 def trained_run(seedlens, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
@@ -128,13 +139,13 @@ def test_the_classical_rx_detector_runs_through_the_same_commands(seedlens, tmp_
                                   n_test_normal=3, n_test_anomalous=3, size=16, seed=0)
     run = tmp_path / "rx"
     seedlens("train", manifest, "--detector", "rx", "--out", run)
-    seedlens("eval", run, manifest)
+    in_process("eval", run, manifest)  # the same CLI, without a start-up per command
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["detector"] == "rx" and 0.0 <= metrics["image_auroc"] <= 1.0
     test_cube = sorted((tmp_path / "cubes" / "test").glob("*.hdr"))[0]
-    scored = json.loads(seedlens("score", run, test_cube, "--json").stdout.splitlines()[0])
+    scored = json.loads(in_process("score", run, test_cube, "--json").splitlines()[0])
     assert scored["path"].endswith(".hdr") and isinstance(scored["score"], float)
-    seedlens("explain", run, test_cube, "--out", tmp_path / "maps")
+    in_process("explain", run, test_cube, "--out", tmp_path / "maps")
     assert list((tmp_path / "maps").glob("*.png"))
 
 
@@ -144,13 +155,13 @@ def test_train_without_a_detector_picks_knn_for_images_and_fcdd_when_epochs_are_
     run = tmp_path / "auto"
     seedlens("train", manifest, "--out", run, "--image-size", "64", "--device", "cpu", "--no-progress")
     assert "detector: knn" in (run / "detector.yaml").read_text()
-    seedlens("eval", run, manifest)
+    in_process("eval", run, manifest)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["detector"] == "knn" and metrics["image_auroc"] >= 0.6
     assert metrics["score_pooling"] in {"knn distance of pooled features", "max of patch distances",
                                         "max of standardised knn distance and patch max"}
     test_image = sorted((manifest.parent / "test").rglob("*.png"))[0]
-    seedlens("explain", run, test_image, "--out", tmp_path / "maps")
+    in_process("explain", run, test_image, "--out", tmp_path / "maps")
     assert list((tmp_path / "maps").glob("*.png"))
 
 
@@ -201,18 +212,12 @@ def test_zero_shot_clip_from_a_local_folder_trains_and_scores(seedlens, tmp_path
              "--device", "cpu", "--no-progress")
     saved = load_yaml(run / "detector.yaml")
     assert saved["detector"] == "clip" and saved["config"]["normal_class"] == "healthy rapeseed seed"
-    # score and explain through the same CLI, in this process (each start of transformers costs seconds)
-    from typer.testing import CliRunner
-
-    from seedlens.cli.main import app
     from seedlens.io import read
 
     image = sorted(p for p in (manifest.parent / "test").rglob("*.png") if "mask" not in p.name)[0]
-    scored = CliRunner().invoke(app, ["score", str(run), str(image), "--json", "--device", "cpu"])
-    assert scored.exit_code == 0, scored.output
-    assert 0.0 < json.loads(scored.output.strip().splitlines()[-1])["score"] < 1.0
-    explained = CliRunner().invoke(app, ["explain", str(run), str(image), "--out", str(tmp_path / "maps")])
-    assert explained.exit_code == 0, explained.output
+    scored = in_process("score", run, image, "--json", "--device", "cpu")  # each transformers start costs seconds
+    assert 0.0 < json.loads(scored.strip().splitlines()[-1])["score"] < 1.0
+    in_process("explain", run, image, "--out", tmp_path / "maps")
     (overlay,) = (tmp_path / "maps").glob("*.png")
     assert overlay.stat().st_size > 5000
     from seedlens.detectors import load_detector

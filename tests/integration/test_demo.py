@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,17 +25,26 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def quick_demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = subprocess.run(
-        [sys.executable, "-m", "seedlens", "demo", "--quick", "--out", str(out / "demo"), "--device", "cpu"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result, out / "demo"
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory, worker_id):
+    """One ``seedlens demo --quick`` per test session, shared by the xdist workers (the first one runs it)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out, record = root / "quick-demo", root / "quick-demo.json"
+    with FileLock(str(root / "quick-demo.lock")):
+        if not record.is_file():
+            result = subprocess.run(
+                [sys.executable, "-m", "seedlens", "demo", "--quick", "--out", str(out / "demo"), "--device", "cpu"],
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+            record.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
+                                          "stderr": result.stderr}))
+        finished = subprocess.CompletedProcess([], **json.loads(record.read_text()))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished, out / "demo"
 
 
 def test_quick_demo_finishes_and_prints_its_metrics(quick_demo):

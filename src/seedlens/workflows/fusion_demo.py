@@ -30,7 +30,7 @@ class FusionDemoSettings:
     @classmethod
     def for_mode(cls, quick: bool) -> FusionDemoSettings:
         """Return the settings of the full fusion demo or of ``--quick``."""
-        return cls(n_train=96, n_val=32, n_test=48, epochs=6) if quick else cls()
+        return cls(n_train=64, n_val=24, n_test=40, epochs=6) if quick else cls()
 
 
 @dataclass
