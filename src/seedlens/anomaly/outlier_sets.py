@@ -101,7 +101,7 @@ class OutlierSet:
             DataSourceError: a path does not exist, or a folder holds no sample file (named, with the endings
                 looked for).
         """
-        from seedlens.data.folder import SAMPLE_SUFFIXES
+        from seedlens.data.folder import SAMPLE_SUFFIXES, find_samples
 
         given = [paths] if isinstance(paths, (str, Path)) else list(paths)
         if not given:
@@ -112,8 +112,7 @@ class OutlierSet:
             if path.is_file():
                 found.append(path)
             elif path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file() and _is_sample(p, SAMPLE_SUFFIXES)
-                               and not any(part.startswith(".") for part in p.relative_to(path).parts))
+                files = find_samples(path)  # a folder of DICOM slices is one series, one outlier
                 if not files:
                     raise DataSourceError(f"outlier folder {path} holds no sample file (searched recursively for "
                                           f"{', '.join(SAMPLE_SUFFIXES)})")
@@ -259,9 +258,3 @@ def check_outliers_option(given: Any, where: str) -> None:
         return
     raise ConfigError(f"{where}: outliers={given!r} is invalid; expected a file or folder, a non-empty list of "
                       "them, an OutlierSet or arrays (K, C, *spatial)")
-
-
-def _is_sample(path: Path, suffixes: Sequence[str]) -> bool:
-    name = path.name.lower()
-    return any(name.endswith(s) and len(name) > len(s) for s in suffixes) and not name.startswith(".")
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from seedlens.data._select import RecordList
@@ -57,6 +58,29 @@ def _samples_in(folder: Path) -> list[Path]:
         if entry.is_dir() or (entry.is_file() and _suffix(entry) is not None):
             found.append(entry)
     return sorted(found, key=lambda p: p.name)
+
+
+#: Endings of single DICOM slices: a folder holding only such files (at least two) is one series, one sample.
+DICOM_SLICE_SUFFIXES = (".dcm", ".dicom", ".ima")
+
+
+def find_samples(root: Path) -> list[Path]:
+    """Every sample under ``root``, recursively, sorted.
+
+    Files with a sample ending, and each folder of DICOM slices (at least two, nothing else) as one series; hidden
+    files and folders are skipped.
+    """
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(folder)
+        samples = [here / f for f in files if not f.startswith(".") and _suffix(here / f) is not None]
+        slices = [f for f in samples if _suffix(f) in DICOM_SLICE_SUFFIXES]
+        if here != root and len(slices) >= 2 and len(slices) == len(samples) and not dirs:
+            found.append(here)
+            continue
+        found.extend(samples)
+    return sorted(found)
 
 
 def _label_folders(split_dir: Path) -> list[Path]:

@@ -195,3 +195,13 @@ def test_mismatched_batches_and_bad_augment_options_are_refused():
         OutlierAugment(min_area=0)
     with pytest.raises(ShapeError, match=r"outlier outlier array 0: prepared to shape \(8, 8\)"):
         OutlierExposure(OutlierSet.from_arrays(np.zeros((1, 1, 8, 8))), lambda a, s: a[0], (8, 8))
+
+
+def test_a_folder_of_dicom_slices_is_one_volume_outlier(tmp_path):
+    from seedlens.hub.testing import write_dicom_series
+
+    write_dicom_series(tmp_path / "ct" / "series", n_slices=3, size=6)
+    write_png(tmp_path / "ct" / "picture.png", _picture())
+    found = OutlierSet.from_paths(tmp_path / "ct")
+    assert [n.rsplit("/", 1)[-1] for n in found.names] == ["picture.png", "series"]
+    assert found.load(1).array.shape == (1, 3, 6, 6)
