@@ -175,7 +175,8 @@ def restore_checkpoint(
             optimizer.load_state_dict(data["optimizer"])
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointMismatchError(
-                path, f"optimizer state does not fit {type(optimizer).__name__}: {err}"
+                path, f"optimizer state does not fit {type(optimizer).__name__}: {err} (the trainable parameters "
+                "or their groups differ from the checkpoint's: was freeze_stages or backbone_lr changed?)"
             ) from err
     if scheduler is not None:
         scheduler.load_state_dict(data["scheduler"])
