@@ -17,6 +17,7 @@ the backbone at a tenth of the learning rate, its stem and first stage fixed).
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,6 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         _finetune_options(options)  # the same recipe as `seedlens train --finetune`
     curve: dict[str, dict[str, list[float]]] = {str(c): {} for c in counts}
     seconds: dict[str, float] = {}
-    import time
-
     for c in classes:
         normal = x_train[y_train == c]
         normal = normal[: args.train_per_class] if args.train_per_class else normal

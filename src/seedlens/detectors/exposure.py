@@ -226,7 +226,6 @@ def make_online_anomalies(
     config: ExposureConfig,
     modality: Modality,
     input_size: tuple[int, ...],
-    channels: int,
     has_labelled: bool,
     preprocessor: Any = None,
     outliers: OutlierSet | None = None,
@@ -287,22 +286,20 @@ def resolve_outliers(config: ExposureConfig, samples: TrainingData) -> OutlierSe
     return outlier_set(config, samples) if anomaly_source(config) == "outliers" else None
 
 
-def prepare_anomalies(config: ExposureConfig, modality: Modality, input_size: tuple[int, ...], channels: int,
-                      samples: TrainingData, cache: Any, outliers: OutlierSet | None = None) -> Any:
-    """The online anomalies of a detector about to train: :func:`make_online_anomalies` with its outliers resolved.
+def prepare_anomalies(config: ExposureConfig, modality: Modality, input_size: tuple[int, ...],
+                      samples: TrainingData, cache: Any, outliers: OutlierSet | None) -> Any:
+    """The online anomalies of a detector about to train: :func:`make_online_anomalies` with its outliers.
 
     ``cache`` is the :class:`~seedlens.data.patches.PreprocessedCache` of the training samples (its fitted
-    preprocessor and the normals' value range prepare the outliers); ``outliers`` the set
-    :func:`resolve_outliers` gave (None: resolved here).
+    preprocessor and the normals' value range prepare the outliers); ``outliers`` the set :func:`resolve_outliers`
+    gave before preprocessing (None: no Outlier Exposure).
     """
     from seedlens.anomaly.outlier_sets import recorded_outliers
 
-    if outliers is None and anomaly_source(config) == "outliers":
-        outliers = outlier_set(config, samples)
     if outliers is not None:
         log.info("Outlier Exposure with %d outlier(s)", len(outliers))
         config.outliers = recorded_outliers(config.outliers, outliers)  # a run folder records names, not arrays
-    return make_online_anomalies(config, modality, input_size, channels, has_labelled=any(samples.train_labels),
+    return make_online_anomalies(config, modality, input_size, has_labelled=any(samples.train_labels),
                                  preprocessor=cache.preprocessor, outliers=outliers,
                                  value_range=cache.value_range())
 

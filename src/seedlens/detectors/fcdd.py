@@ -112,8 +112,7 @@ class FCDD(DeepDetector):
     def _before_training(self, samples: TrainingData, cache: Any) -> None:
         config = self.config_
         assert isinstance(config, ExposureConfig)
-        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache,
-                                         self._outliers)
+        self._online = prepare_anomalies(config, self.modality_, self.input_size_, samples, cache, self._outliers)
 
     def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         from seedlens.anomaly import fcdd_loss, fcdd_map_loss, pseudo_huber

@@ -83,8 +83,7 @@ class HSC(DeepDetector):
     def _before_training(self, samples: TrainingData, cache: Any) -> None:
         config = self.config_
         assert isinstance(config, ExposureConfig)
-        self._online = prepare_anomalies(config, self.modality_, self.input_size_, self.in_channels_, samples, cache,
-                                         self._outliers)
+        self._online = prepare_anomalies(config, self.modality_, self.input_size_, samples, cache, self._outliers)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.sigma_ = float(state["sigma"])
