@@ -173,17 +173,31 @@ def ls(
 
 
 def _table(samples: list[Any], total: int) -> None:
+    """Print samples as a table; label columns empty for every listed sample are left out, so it fits 80 columns.
+
+    A "from" column names the sample(s) a sample's derived acquisitions were cut out of (seed provenance);
+    it appears only when some listed sample has one.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(show_lines=False)
-    for column in ("project", "sample_id", "species", "genotype", "lot", "harvest", "split", "germination",
-                   "modalities", "tags"):
-        table.add_column(column)
+    rows: list[dict[str, str]] = []
     for s in samples:
-        table.add_row(s.project, s.sample_id, s.species or "", s.genotype or "", s.lot or "", s.harvest or "",
-                      s.split or "", s.germination or "", ",".join(sorted({a.modality for a in s.acquisitions})),
-                      ",".join(s.tags))
+        rows.append({
+            "project": s.project, "sample_id": s.sample_id, "species": s.species or "", "genotype": s.genotype or "",
+            "lot": s.lot or "", "harvest": s.harvest or "", "split": s.split or "", "germination": s.germination or "",
+            "modalities": ",".join(sorted({a.modality for a in s.acquisitions})), "tags": ",".join(s.tags),
+            "from": ",".join(sorted({a.parent.sample_id for a in s.acquisitions if a.parent is not None})),
+        })
+    always = ("project", "sample_id", "modalities")
+    columns = [c for c in ("project", "sample_id", "species", "genotype", "lot", "harvest", "split", "germination",
+                           "modalities", "tags", "from")
+               if c in always or any(row[c] for row in rows)]
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
     console = Console()
     console.print(table)
     console.print(f"{len(samples)} of {total} matching sample(s)")

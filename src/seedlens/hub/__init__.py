@@ -17,12 +17,14 @@ if TYPE_CHECKING:
     from seedlens.hub.dataset import HubSource
     from seedlens.hub.hub import Hub
     from seedlens.hub.local import LocalHub
+    from seedlens.hub.provenance import ParentLink
     from seedlens.hub.remote import RemoteHub
     from seedlens.hub.settings import HubSettings
 
 _EXPORTS = {
     "Hub": "seedlens.hub.hub",
     "LocalHub": "seedlens.hub.local",
+    "ParentLink": "seedlens.hub.provenance",
     "RemoteHub": "seedlens.hub.remote",
     "HubSource": "seedlens.hub.dataset",
     "HubClient": "seedlens.hub.client",
@@ -30,7 +32,7 @@ _EXPORTS = {
     "create_app": "seedlens.hub.api",
 }
 
-__all__ = ["Hub", "HubClient", "HubSettings", "HubSource", "LocalHub", "RemoteHub", "create_app"]
+__all__ = ["Hub", "HubClient", "HubSettings", "HubSource", "LocalHub", "ParentLink", "RemoteHub", "create_app"]
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from seedlens.hub.dicom import is_dicom
 from seedlens.hub.names import has_bad_chars
+from seedlens.hub.provenance import ParentLink
 from seedlens.types import Modality
 
 DOUBLE_SUFFIXES = (".nii.gz", ".ome.tif", ".ome.tiff", ".img.gz", ".hdr.gz", ".npy.gz")
@@ -42,6 +43,8 @@ class Candidate:
         entry: Path inside a ``tar`` pack that the reader opens; ``""`` means the extracted folder.
         members: ``(name in pack, file)`` for ``tar`` blobs.
         dicom: The files are DICOM (de-identified unless ``--keep-phi``).
+        parent: For a derived acquisition (a grain cut out of an ear's scan): the parent acquisition and
+            the region it was cut from, stored on the new acquisition row; ``None`` for an original scan.
     """
 
     sample_id: str
@@ -52,6 +55,7 @@ class Candidate:
     entry: str = ""
     members: list[tuple[str, Path]] = field(default_factory=list)
     dicom: bool = False
+    parent: ParentLink | None = None
 
 
 def full_suffix(name: str) -> str:

@@ -28,6 +28,7 @@ from seedlens.hub.discover import Candidate, Discovery
 from seedlens.hub.errors import HubImportError, InvalidNameError
 from seedlens.hub.labels import LabelRow, Labels, read_labels
 from seedlens.hub.pack import write_pack
+from seedlens.hub.provenance import ParentLink
 from seedlens.hub.reading import ArrayFacts, facts, read_array
 from seedlens.hub.schemas import UploadOut
 from seedlens.hub.store import BlobStore, sha256_file
@@ -248,12 +249,17 @@ def _write_batch(session: Session, batch: list[_Prepared], modality: Modality, p
             report.unchanged += 1
             continue
         assert item.facts is not None
+        parent = item.candidate.parent
         session.add(Acquisition(
             sample_pk=sample.id, modality=modality.value, blob_hash=item.digest, blob_kind=item.candidate.kind,
             suffix=item.candidate.suffix if item.candidate.kind == "file" else "",
             entry=item.candidate.entry, source_name=item.candidate.source_name, size=item.size,
             shape=item.facts.shape, dtype=item.facts.dtype, spacing=item.facts.spacing,
             wavelengths=item.facts.wavelengths, device=item.facts.device,
+            parent_sample_id=parent.sample_id if parent is not None else None,
+            parent_blob=parent.blob if parent is not None else None,
+            region=parent.region_json() if parent is not None else None,
+            centroid=parent.centroid_json() if parent is not None else None,
         ))
         report.added_acquisitions += 1
     if labels is not None:
@@ -356,12 +362,15 @@ def _pack_envi(path: Path, scratch: Path) -> Path:
 
 
 def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Modality, project: str = "default",
-                source_name: str | None = None, keep_phi: bool = False) -> UploadOut:
+                source_name: str | None = None, keep_phi: bool = False,
+                parent: ParentLink | None = None) -> UploadOut:
     """Add one file as an acquisition of ``sample_id`` (used by uploads); see :meth:`LocalHub.add_file`.
 
     A ``.tar`` file holds a multi-file form (a DICOM series, an ENVI header and data file...): it is
     extracted safely (no links, no paths leaving the folder) and must contain exactly one acquisition. An ENVI
-    header (or data file) given alone is packed with its companion first.
+    header (or data file) given alone is packed with its companion first. ``parent`` makes the new acquisition
+    a derived one (cut out of the parent acquisition, see :mod:`seedlens.hub.provenance`); an acquisition that
+    is already stored is left as it is.
     """
     from seedlens.hub.catalog import queries
     from seedlens.hub.pack import extract_pack
@@ -398,6 +407,7 @@ def import_file(hub: LocalHub, path: Path, *, sample_id: str, modality: str | Mo
                                   suffix=".dcm" if dicom else full_suffix(path.name), dicom=dicom)
         candidate.sample_id = sample_id
         candidate.source_name = source_name
+        candidate.parent = parent
         try:
             item = _blob_for(hub.store, candidate, keep_phi)
         except (ReadError, OSError, InvalidNameError) as err:

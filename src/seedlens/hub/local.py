@@ -47,6 +47,7 @@ from seedlens.hub.tokens import TokenInfo
 if TYPE_CHECKING:
     from seedlens.hub.importer import ImportReport
     from seedlens.hub.merge import MergeReport
+    from seedlens.hub.provenance import ParentLink
     from seedlens.hub.splits import SplitReport
     from seedlens.hub.verify import VerifyReport
 
@@ -367,8 +368,12 @@ class LocalHub(Hub):
                              keep_phi=keep_phi, progress=progress)
 
     def add_file(self, path: str | Path, *, sample_id: str, modality: str, project: str = "default",
-                 source_name: str | None = None, keep_phi: bool = False) -> UploadOut:
+                 source_name: str | None = None, keep_phi: bool = False,
+                 parent: ParentLink | None = None) -> UploadOut:
         """Add one file (or a ``.tar`` of a multi-file form) as an acquisition of ``sample_id``.
+
+        ``parent`` records that the acquisition was cut out of another one (a grain out of an ear's scan):
+        ``ParentLink(sample_id, blob, region, centroid)`` from :mod:`seedlens.hub.provenance`.
 
         Raises:
             HubImportError: the file cannot be read as ``modality``; nothing was stored.
@@ -376,7 +381,7 @@ class LocalHub(Hub):
         from seedlens.hub.importer import import_file
 
         return import_file(self, Path(path), sample_id=sample_id, modality=modality, project=project,
-                           source_name=source_name, keep_phi=keep_phi)
+                           source_name=source_name, keep_phi=keep_phi, parent=parent)
 
     def upsert_sample(self, sample_id: str, data: SampleIn, *, project: str = "default") -> SampleOut:
         """Create or update a sample's fields, tags (replaced when given) and traits (None removes one)."""

@@ -2,9 +2,11 @@
 
 Rows are matched by natural keys, so merging twice adds nothing: projects by name, samples by
 (project, sample_id), acquisitions by (sample, modality, blob), traits by (sample, name), tags by
-(sample, tag), models by uid, predictions by (model, sample). Missing sample fields and traits are
-filled in; values that differ are kept as they are in the target and reported. Blobs are copied
-(verified) before the rows that use them are committed. Tokens are never merged.
+(sample, tag), models by uid, predictions by (model, sample). An acquisition's parent link (seed
+provenance: parent sample id + blob, region, centroid) is natural keys too and is copied as it is.
+Missing sample fields, traits and parent links are filled in; values that differ are kept as they are
+in the target and reported. Blobs are copied (verified) before the rows that use them are committed.
+Tokens are never merged.
 """
 
 from __future__ import annotations
@@ -147,15 +149,18 @@ def _merge_sample(session: Session, src: Sample, report: MergeReport) -> Sample:
             setattr(sample, name, theirs)
         elif mine != theirs:
             report.conflicts.append(f"{key}: {name} is {mine!r} here, {theirs!r} in the source (kept {mine!r})")
-    have = {(a.modality, a.blob_hash) for a in sample.acquisitions}
+    have = {(a.modality, a.blob_hash): a for a in sample.acquisitions}
     for acq in src.acquisitions:
-        if (acq.modality, acq.blob_hash) in have:
+        mine_acq = have.get((acq.modality, acq.blob_hash))
+        if mine_acq is not None:
+            _merge_parent(mine_acq, acq, key, report)
             continue
         session.add(Acquisition(
             sample_pk=sample.id, modality=acq.modality, blob_hash=acq.blob_hash, blob_kind=acq.blob_kind,
             suffix=acq.suffix, entry=acq.entry, source_name=acq.source_name, size=acq.size, shape=acq.shape,
             dtype=acq.dtype, spacing=acq.spacing, wavelengths=acq.wavelengths, device=acq.device,
-            created_at=acq.created_at))
+            parent_sample_id=acq.parent_sample_id, parent_blob=acq.parent_blob, region=acq.region,
+            centroid=acq.centroid, created_at=acq.created_at))
         report.acquisitions += 1
     traits = {t.name: t for t in sample.traits}
     for trait in src.traits:
@@ -174,6 +179,21 @@ def _merge_sample(session: Session, src: Sample, report: MergeReport) -> Sample:
             report.tags += 1
     session.flush()
     return sample
+
+
+def _merge_parent(mine: Acquisition, theirs: Acquisition, key: str, report: MergeReport) -> None:
+    """Fill in a parent link the target's acquisition lacks; report one that differs (the target's is kept)."""
+    if theirs.parent_sample_id is None:
+        return
+    link = ("parent_sample_id", "parent_blob", "region", "centroid")
+    if mine.parent_sample_id is None:
+        for name in link:
+            setattr(mine, name, getattr(theirs, name))
+        return
+    if any(getattr(mine, name) != getattr(theirs, name) for name in link):
+        report.conflicts.append(
+            f"{key}: the {mine.modality} acquisition {mine.blob_hash[:12]} was cut from {mine.parent_sample_id} "
+            f"{mine.region} here, from {theirs.parent_sample_id} {theirs.region} in the source (kept this hub's)")
 
 
 def _merge_prediction(session: Session, src: Prediction, sample: Sample, report: MergeReport) -> None:

@@ -21,6 +21,17 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class ParentOut(_Out):
+    """The acquisition a derived acquisition was cut out of (seed provenance), by natural keys."""
+
+    sample_id: str = Field(description="the parent sample's id, in the same project as this sample")
+    blob: str = Field(description="sha256 of the parent acquisition's blob")
+    region: list[list[int]] | None = Field(
+        default=None, description="bounding box in the parent's voxels: one [start, stop) pair per array axis"
+    )
+    centroid: list[float] | None = Field(default=None, description="centroid in the parent's voxels, one per axis")
+
+
 class AcquisitionOut(_Out):
     """One scan of a sample and the blob that holds it."""
 
@@ -40,6 +51,9 @@ class AcquisitionOut(_Out):
     wavelengths: list[float] | None = None
     device: str | None = None
     created_at: datetime | None = None
+    parent: ParentOut | None = Field(
+        default=None, description="where this acquisition was cut out of (null: it is an original scan)"
+    )
 
 
 class SampleOut(_Out):

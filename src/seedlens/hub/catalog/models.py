@@ -99,6 +99,11 @@ class Acquisition(Base):
     ``blob_kind`` is ``file`` (the original file's bytes; ``suffix`` keeps its extension) or ``tar``
     (a deterministic tar of a multi-file form such as a DICOM series folder or an ENVI header + data
     file; ``entry`` is the path inside it that ``seedlens.io.read`` opens, ``""`` for the folder itself).
+
+    A derived acquisition (a grain cut out of a scan of the whole ear, see :mod:`seedlens.hub.provenance`)
+    names its parent by natural keys: ``parent_sample_id`` (a sample id in the same project) and
+    ``parent_blob`` (the parent acquisition's blob hash), with ``region`` (``[[start, stop], ...]`` in the
+    parent's voxels) and ``centroid``. No foreign key, so bundles and merges keep the link as it is.
     """
 
     __tablename__ = "acquisitions"
@@ -121,6 +126,10 @@ class Acquisition(Base):
     spacing: Mapped[list[Any] | None] = mapped_column(default=None)
     wavelengths: Mapped[list[Any] | None] = mapped_column(default=None)
     device: Mapped[str | None] = mapped_column(String(255), default=None)
+    parent_sample_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    parent_blob: Mapped[str | None] = mapped_column(String(64), default=None)
+    region: Mapped[list[Any] | None] = mapped_column(default=None)
+    centroid: Mapped[list[Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     sample: Mapped[Sample] = relationship(back_populates="acquisitions")

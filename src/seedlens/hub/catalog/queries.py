@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from seedlens.hub.catalog.models import Acquisition, Project, Sample, Tag, Trait, TraitDef
-from seedlens.hub.catalog.where import SAMPLE_COLUMNS, compile_where
+from seedlens.hub.catalog.views import parent_out
+from seedlens.hub.catalog.where import MULTI_FIELDS, SAMPLE_COLUMNS, compile_where
 from seedlens.hub.errors import InvalidNameError, NotFoundError
 from seedlens.hub.schemas import AcquisitionOut, FieldOut, SampleOut
 
@@ -27,7 +28,7 @@ def trait_kinds(session: Session) -> dict[str, str]:
 def fields(session: Session) -> list[FieldOut]:
     """Return every field usable in ``where`` expressions with its kind."""
     out = [FieldOut(name=name, kind="text") for name in SAMPLE_COLUMNS]
-    out += [FieldOut(name=name, kind="multi") for name in ("project", "modality", "tag")]
+    out += [FieldOut(name=name, kind="multi") for name in MULTI_FIELDS]
     out += [FieldOut(name=name, kind="num" if kind == "num" else "text")
             for name, kind in sorted(trait_kinds(session).items())]
     return out
@@ -80,11 +81,12 @@ def views_of(session: Session, rows: Sequence[Any]) -> list[SampleOut]:
         for row in session.execute(
                 select(acq.sample_pk, acq.modality, acq.blob_hash, acq.blob_kind, acq.suffix, acq.entry,
                        acq.source_name, acq.size, acq.shape, acq.dtype, acq.spacing, acq.wavelengths, acq.device,
-                       acq.created_at).where(acq.sample_pk.in_(pks)).order_by(acq.id)):
+                       acq.created_at, acq.parent_sample_id, acq.parent_blob, acq.region, acq.centroid)
+                .where(acq.sample_pk.in_(pks)).order_by(acq.id)):
             acquisitions[row[0]].append(AcquisitionOut(
                 modality=row[1], blob=row[2], kind=row[3], suffix=row[4], entry=row[5], source_name=row[6],
                 size=row[7], shape=list(row[8] or []), dtype=row[9], spacing=row[10], wavelengths=row[11],
-                device=row[12], created_at=row[13]))
+                device=row[12], created_at=row[13], parent=parent_out(row[14], row[15], row[16], row[17])))
     out = []
     for row in rows:
         pk = row[0]

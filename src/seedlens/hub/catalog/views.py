@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from seedlens.hub.catalog.models import Acquisition, Model, Prediction, Sample
-from seedlens.hub.schemas import AcquisitionOut, ModelOut, PredictionOut, SampleOut
+from seedlens.hub.schemas import AcquisitionOut, ModelOut, ParentOut, PredictionOut, SampleOut
+
+
+def parent_out(sample_id: str | None, blob: str | None, region: list[Any] | None,
+               centroid: list[Any] | None) -> ParentOut | None:
+    """Return the public view of an acquisition's parent link (None for an original scan)."""
+    if sample_id is None or blob is None:
+        return None
+    return ParentOut(sample_id=sample_id, blob=blob, region=region, centroid=centroid)
 
 
 def acquisition_out(row: Acquisition) -> AcquisitionOut:
@@ -12,6 +22,7 @@ def acquisition_out(row: Acquisition) -> AcquisitionOut:
         modality=row.modality, blob=row.blob_hash, kind=row.blob_kind, suffix=row.suffix,  # type: ignore[arg-type]
         entry=row.entry, source_name=row.source_name, size=row.size, shape=list(row.shape or []), dtype=row.dtype,
         spacing=row.spacing, wavelengths=row.wavelengths, device=row.device, created_at=row.created_at,
+        parent=parent_out(row.parent_sample_id, row.parent_blob, row.region, row.centroid),
     )
 
 

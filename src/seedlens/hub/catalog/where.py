@@ -1,9 +1,11 @@
 """Compile ``--where`` syntax trees (:mod:`seedlens.hub.expr`) into SQLAlchemy filters on ``Sample``.
 
 Fields: the sample columns (``sample_id species genotype lot harvest split germination``), ``project``,
-``modality`` and ``tag`` (multi-valued: ``=``/``in``/``contains`` mean "has one that matches",
+``modality``, ``tag`` and ``parent`` (multi-valued: ``=``/``in``/``contains`` mean "has one that matches",
 ``!=``/``not in`` mean "has none that matches"), and trait names (numeric traits compare numerically,
 text traits as strings). ``!=`` keeps rows whose value is missing; ``field = null`` finds missing values.
+``parent`` is the sample id an acquisition was cut out of (:mod:`seedlens.hub.provenance`):
+``parent = "ear1"`` lists ear1's children, ``parent = null`` the samples with no derived acquisition.
 Everything is bound as parameters; no user text reaches SQL.
 """
 
@@ -30,7 +32,7 @@ SAMPLE_COLUMNS: dict[str, InstrumentedAttribute[str] | InstrumentedAttribute[str
     "split": Sample.split,
     "germination": Sample.germination,
 }
-MULTI_FIELDS = ("project", "modality", "tag")
+MULTI_FIELDS = ("project", "modality", "tag", "parent")
 RESERVED_FIELDS = frozenset({*SAMPLE_COLUMNS, *MULTI_FIELDS, "tags"})
 
 
@@ -110,6 +112,9 @@ class _Compiler:
             return self.multi(
                 c, lambda cond: Sample.id.in_(select(Acquisition.sample_pk).where(cond)), Acquisition.modality
             )
+        if c.field == "parent":
+            return self.multi(c, lambda cond: Sample.id.in_(select(Acquisition.sample_pk).where(cond)),
+                              Acquisition.parent_sample_id)
         if c.field in self.traits:
             return self.trait(c, self.traits[c.field])
         known = known_fields(self.traits)
@@ -162,8 +167,8 @@ class _Compiler:
             return cond if c.op == "in" else not_(cond)
         assert isinstance(c.value, Value)
         value = self.text_value(c, c.value)
-        if value is None:
-            has_any = wrap(true())
+        if value is None:  # the other multi fields' columns are never null; an acquisition's parent may be
+            has_any = wrap(column.is_not(None) if c.field == "parent" else true())
             return not_(has_any) if c.op == "=" else has_any
         if c.field == "modality":
             value = value.lower()
