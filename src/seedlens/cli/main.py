@@ -38,10 +38,11 @@ def _attach_groups() -> None:
     global _groups_attached
     if _groups_attached:
         return
-    from seedlens.cli import fusion, hub
+    from seedlens.cli import fusion, hub, seeds
 
     app.add_typer(hub.app, name="hub", help="The data hub: catalog, blob store, REST API, bundles.")
     app.add_typer(fusion.app, name="fusion", help="Multi-modal fusion: predict germination and traits.")
+    app.add_typer(seeds.app, name="seeds", help="Split multi-seed scans into one sample per seed; per-seed traits.")
     _groups_attached = True
 
 

@@ -5,6 +5,6 @@ cube ``(bands, H, W)``. Every read failure is a typed :class:`~seedlens.errors.R
 """
 
 from seedlens.io.read import list_formats, read, read_meta
-from seedlens.io.write import write_nifti, write_png, write_zarr
+from seedlens.io.write import write_envi, write_nifti, write_png, write_zarr
 
-__all__ = ["list_formats", "read", "read_meta", "write_nifti", "write_png", "write_zarr"]
+__all__ = ["list_formats", "read", "read_meta", "write_envi", "write_nifti", "write_png", "write_zarr"]

@@ -1,4 +1,4 @@
-"""Writers: NIfTI and Zarr volumes, PNG images, written atomically (temporary file or folder, then rename)."""
+"""Writers: NIfTI and Zarr volumes, PNG images, ENVI cubes, written atomically (temporary, then renamed)."""
 
 from __future__ import annotations
 
@@ -244,3 +244,49 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
         temporary.write_bytes(encoded)
 
     return _atomic_write(target, ".png", write)
+
+
+def write_envi(path: str | Path, cube: np.ndarray, wavelengths: Sequence[float] | None = None,
+               description: str = "seedlens cube") -> Path:
+    """Write a ``(bands, H, W)`` cube as ENVI (BSQ, float32 little-endian): ``path`` (.hdr) and a ``.img`` beside it.
+
+    The data file is written first and the header last, each atomically, so a reader never finds a header
+    whose data file is missing or half written.
+
+    Args:
+        path: Header file; must end in ``.hdr``.
+        cube: ``(bands, H, W)`` array of real numbers.
+        wavelengths: One centre wavelength per band in nm, or None.
+        description: The header's description field.
+
+    Returns:
+        The header path.
+
+    Raises:
+        ShapeError: ``cube`` is not 3-D.
+        ConfigError: Bad suffix, or as many wavelengths as there are not bands.
+    """
+    target = Path(path).expanduser()
+    if target.suffix.lower() != ".hdr":
+        raise ConfigError(f"ENVI header path must end in .hdr; got {target.name!r}")
+    array = np.asarray(cube)
+    if array.ndim != 3 or 0 in array.shape:
+        raise ShapeError(f"cube must be (bands, H, W); got {array.shape}")
+    bands, lines, samples = array.shape
+    if wavelengths is not None and len(wavelengths) != bands:
+        raise ConfigError(f"{len(wavelengths)} wavelengths for {bands} bands")
+    data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+    text = ("ENVI\n" f"description = {{{description}}}\n" f"samples = {samples}\n" f"lines = {lines}\n"
+            f"bands = {bands}\n" "header offset = 0\n" "file type = ENVI Standard\n" "data type = 4\n"
+            "interleave = bsq\n" "byte order = 0\n")
+    if wavelengths is not None:
+        text += "wavelength units = Nanometers\n" f"wavelength = {{{', '.join(f'{w:.4g}' for w in wavelengths)}}}\n"
+    def write_data(temporary: Path) -> None:
+        temporary.write_bytes(data)
+
+    def write_header(temporary: Path) -> None:
+        temporary.write_text(text, encoding="ascii")
+
+    _atomic_write(target.with_suffix(".img"), ".img", write_data)
+    _atomic_write(target, ".hdr", write_header)
+    return target
