@@ -110,14 +110,30 @@ def import_(
                                                    "relative path (group 'id' or 1).")] = None,
     project: Annotated[str, typer.Option("--project", help="Project of the samples.")] = "default",
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Store DICOM without de-identification.")] = False,
+    split_seeds: Annotated[bool, typer.Option(
+        "--split-seeds", help="CT: also store each grain of every scan as its own sample, linked to it.")] = False,
+    split_threshold: Annotated[str, typer.Option(
+        help="With --split-seeds: auto, multiotsu, otsu or an intensity (see 'seedlens seeds split').")] = "auto",
+    grain_size: Annotated[float | None, typer.Option(
+        help="With --split-seeds: typical grain width in voxels (default: estimated).")] = None,
     hub: HubOption = None,
 ) -> None:
     """Import every file under FOLDER; idempotent (a second run adds nothing)."""
     with _errors():
         opened = _open_any(hub)
         try:
+            from seedlens.cli.seeds import parse_threshold
+            from seedlens.hub.local import LocalHub
+
+            options = {"threshold": parse_threshold(split_threshold), "grain_size": grain_size}
+            extra = {"split_seeds": True, "split_options": options} if split_seeds else {}
+            if extra and not isinstance(opened, LocalHub):
+                from seedlens.hub.errors import HubError
+
+                raise HubError("--split-seeds works on a local hub (folder, database URL); split the scans with "
+                               "'seedlens seeds split' and import the grain folder into a remote hub")
             report = opened.import_dir(folder, modality, labels=labels, id_pattern=id_pattern, project=project,
-                                       keep_phi=keep_phi, progress=lambda m: typer.echo(m, err=True))
+                                       keep_phi=keep_phi, progress=lambda m: typer.echo(m, err=True), **extra)
         finally:
             opened.close()
         for warning in report.warnings:

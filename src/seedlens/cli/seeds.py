@@ -14,7 +14,8 @@ from seedlens.cli._common import console, stdout
 app = typer.Typer(no_args_is_help=True, help="From a lab's raw scans to one sample per seed.")
 
 
-def _threshold(value: str) -> str | float:
+def parse_threshold(value: str) -> str | float:
+    """A ``--threshold`` value: a number, or a method name left for the library to check."""
     try:
         return float(value)
     except ValueError:
@@ -84,7 +85,7 @@ def split(
         return
     from seedlens.seeds import split_ct_file
 
-    result = split_ct_file(scan, out, scan_id=scan_id, spacing=_spacing(spacing), threshold=_threshold(threshold),
+    result = split_ct_file(scan, out, scan_id=scan_id, spacing=_spacing(spacing), threshold=parse_threshold(threshold),
                            grain_size=grain_size, min_volume=min_volume, surround=surround, margin=margin)
     seg = result.segmentation
     removed = ", ".join(f"{n} {why}" for why, n in seg.removed.items() if n) or "nothing"

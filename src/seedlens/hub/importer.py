@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,8 +78,14 @@ def import_folder(
     project: str = "default",
     keep_phi: bool = False,
     progress: Callable[[str], None] | None = None,
+    split_seeds: bool = False,
+    split_options: dict[str, Any] | None = None,
 ) -> ImportReport:
-    """Import every file under ``folder`` as ``modality`` acquisitions (see :meth:`LocalHub.import_dir`)."""
+    """Import every file under ``folder`` as ``modality`` acquisitions (see :meth:`LocalHub.import_dir`).
+
+    With ``split_seeds``, every scan is also segmented into grains, each stored as its own sample linked to the
+    scan (:mod:`seedlens.hub.seed_split`); a scan without a grain is a problem like an unreadable file.
+    """
     hub.check_writable()
     folder = Path(folder)
     modality = Modality.parse(modality)
@@ -106,6 +112,35 @@ def import_folder(
     if problems:
         raise HubImportError(problems)
     hub.store.clean_tmp()
+    with tempfile.TemporaryDirectory(prefix="seedlens-seeds-") as scratch:
+        seed_traits: dict[str, dict[str, float]] = {}
+        if split_seeds:
+            from seedlens.hub.seed_split import split_candidates
+
+            seeds = split_candidates(candidates, modality, Path(scratch), lambda c: _digest(hub.store, c, keep_phi),
+                                     split_options, progress)
+            if seeds.problems:
+                raise HubImportError(seeds.problems)
+            clash = sorted({c.sample_id for c in candidates} & {c.sample_id for c in seeds.candidates})
+            if clash:
+                raise HubImportError([f"grain id {sid} is also the id of a scan in {folder}" for sid in clash])
+            candidates = candidates + seeds.candidates
+            seed_traits = seeds.traits
+        _store(hub, candidates, modality, project, keep_phi, parsed, report, progress, seed_traits)
+    return report
+
+
+def _digest(store: BlobStore, candidate: Candidate, keep_phi: bool) -> str:
+    """The blob hash a candidate will be stored under."""
+    item = _blob_for(store, candidate, keep_phi)
+    _cleanup([item])
+    return item.digest
+
+
+def _store(hub: LocalHub, candidates: list[Candidate], modality: Modality, project: str,
+           keep_phi: bool, parsed: Labels | None, report: ImportReport, progress: Callable[[str], None] | None,
+           seed_traits: dict[str, dict[str, float]]) -> None:
+    """Phases 1 and 2 of :func:`import_folder`."""
     prepared = _prepare(hub, candidates, modality, project, keep_phi, report, progress)
     try:
         if parsed is not None:
@@ -125,11 +160,27 @@ def import_folder(
         if parsed is not None:
             with hub.session() as session:
                 _apply_remaining_labels(session, parsed, {c.sample_id for c in candidates}, project, report)
+        if seed_traits:
+            _apply_seed_traits(hub, seed_traits, project, report)
     finally:
         for item in prepared:
             if item.temporary:
                 item.blob_path.unlink(missing_ok=True)
-    return report
+
+
+def _apply_seed_traits(hub: LocalHub, traits: dict[str, dict[str, float]], project: str,
+                       report: ImportReport) -> None:
+    """Store each grain's measured traits (unchanged values are left alone, so a rerun changes nothing)."""
+    ids = list(traits)
+    with hub.session() as session:
+        for start in range(0, len(ids), 500):
+            rows = session.execute(select(Sample.id, Sample.sample_id).join(Project, Project.id == Sample.project_id)
+                                   .where(Project.name == project, Sample.sample_id.in_(ids[start:start + 500])))
+            for pk, sample_id in rows:
+                changed = False
+                for name, value in traits[sample_id].items():
+                    changed |= set_trait(session, pk, name, float(value), "num")
+                report.updated_labels += int(changed)
 
 
 def _prepare(hub: LocalHub, candidates: list[Candidate], modality: Modality, project: str, keep_phi: bool,

@@ -343,7 +343,8 @@ class LocalHub(Hub):
 
     def import_dir(self, folder: str | Path, modality: str, *, labels: str | Path | None = None,
                    id_pattern: str | None = None, project: str = "default", keep_phi: bool = False,
-                   progress: Callable[[str], None] | None = None) -> ImportReport:
+                   progress: Callable[[str], None] | None = None, split_seeds: bool = False,
+                   split_options: dict[str, Any] | None = None) -> ImportReport:
         """Import every file under ``folder`` (``seedlens hub import``).
 
         Args:
@@ -354,6 +355,9 @@ class LocalHub(Hub):
             project: Project the samples belong to.
             keep_phi: Store DICOM files as they are instead of de-identified.
             progress: Called with short progress messages.
+            split_seeds: Also split every CT scan into grains, each its own sample (``<id>-g01``...) linked to
+                the scan, with its morphometric traits (:mod:`seedlens.hub.seed_split`).
+            split_options: Options of :func:`seedlens.seeds.split_volume` (``threshold``, ``grain_size``...).
 
         Returns:
             Counts of what was added and warnings (ids without files, files without ids).
@@ -365,7 +369,8 @@ class LocalHub(Hub):
         from seedlens.hub.importer import import_folder
 
         return import_folder(self, folder, modality, labels=labels, id_pattern=id_pattern, project=project,
-                             keep_phi=keep_phi, progress=progress)
+                             keep_phi=keep_phi, progress=progress, split_seeds=split_seeds,
+                             split_options=split_options)
 
     def add_file(self, path: str | Path, *, sample_id: str, modality: str, project: str = "default",
                  source_name: str | None = None, keep_phi: bool = False,

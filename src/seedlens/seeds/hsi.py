@@ -9,8 +9,9 @@
 * **Segmentation**: an index image — the mean reflectance over the good bands (``index="brightness"``), one band
   (``index=850.0``: the band nearest 850 nm), or a normalised difference of two bands (``index=(800.0, 670.0)``:
   (R800 − R670) / (R800 + R670), NDVI-like) — thresholded with Otsu (seeds on the brighter side; ``dark_seeds``
-  flips it), holes filled, touching seeds split by a distance-transform watershed, specks below ``min_area``
-  pixels (default: a quarter of the median seed) removed.
+  flips it; the two classes must differ by 4 within-class standard deviations, or the tray is empty), holes
+  filled, components larger than 1.6 median seeds (touching seeds) split by a distance-transform watershed,
+  specks below ``min_area`` pixels (default: a quarter of the median seed) removed.
 * **Tray positions**: seed centroids are grouped into rows where consecutive ``y`` values jump by more than half
   the median seed size, and into columns the same way along ``x``; row and column are 1-based from the top left.
 """
@@ -30,6 +31,10 @@ from seedlens.seeds.ct import NoGrainError
 
 #: A band whose white minus dark reference is at most this many counts (median) carries no signal.
 MIN_SIGNAL = 1.0
+#: Seeds and tray must differ by this many within-class standard deviations (Otsu splits noise too).
+MIN_CONTRAST = 4.0
+#: A component larger than this many median seeds is taken for touching seeds and split by a watershed.
+MERGED_AREA = 1.6
 #: A band whose white reference is saturated in more than this share of its pixels is bad.
 MAX_SATURATED = 0.01
 
@@ -164,16 +169,35 @@ def segment_seeds(image: np.ndarray, *, dark_seeds: bool = False, min_area: floa
     if np.ptp(values) <= 1e-12:
         raise NoGrainError("the index image is constant: there is no seed on the tray")
     level = threshold_otsu(values)
+    low, high = values[values <= level], values[values > level]
+    spread = np.sqrt((low.var() * low.size + high.var() * high.size) / values.size)
+    if high.mean() - low.mean() < MIN_CONTRAST * max(spread, 1e-12):
+        raise NoGrainError(f"the index image has no contrast between seeds and tray (class means "
+                           f"{low.mean():.4g} and {high.mean():.4g}, spread {spread:.3g}): there is no seed on the "
+                           f"tray")
     mask = values < level if dark_seeds else values > level
     mask = ndimage.binary_fill_holes(ndimage.binary_opening(mask))
     components, count = ndimage.label(mask)
     if count == 0:
         raise NoGrainError("no pixel passes the seed threshold: there is no seed on the tray")
-    distance = ndimage.distance_transform_edt(mask)
-    peaks = np.asarray(ndimage.maximum(distance, components, index=np.arange(1, count + 1)))
-    radius = (seed_size / 2.0) if seed_size else float(np.median(peaks))
-    markers, _ = ndimage.label(h_maxima(ndimage.gaussian_filter(distance, 0.7), max(0.5, 0.15 * radius)) & mask)
-    labels = watershed(-distance, markers, mask=mask)
+    areas = np.bincount(components.ravel())[1:]
+    median_area = float(np.median(areas))
+    labels = components.copy()
+    next_label = count + 1
+    for k in np.flatnonzero(areas > MERGED_AREA * median_area) + 1:  # seeds touching each other
+        box = ndimage.find_objects(components == k)[0]
+        region = components[box] == k
+        distance = ndimage.distance_transform_edt(region)
+        radius = (seed_size / 2.0) if seed_size else float(np.sqrt(median_area / np.pi))
+        markers, found = ndimage.label(h_maxima(ndimage.gaussian_filter(distance, 0.7), max(0.5, 0.3 * radius))
+                                       & region)
+        if found < 2:
+            continue
+        parts = watershed(-distance, markers, mask=region)
+        view = labels[box]
+        for part in range(2, found + 1):
+            view[parts == part] = next_label
+            next_label += 1
     sizes = np.bincount(labels.ravel())[1:]
     present = sizes[sizes > 0]
     floor = min_area if min_area is not None else 0.25 * float(np.median(present)) if present.size else 0.0

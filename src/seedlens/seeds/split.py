@@ -68,7 +68,7 @@ class SplitResult:
         }
 
 
-def _crop_affine(
+def crop_affine(
     affine: np.ndarray | None, spacing: Sequence[float] | None, bbox: Sequence[Sequence[int]]
 ) -> np.ndarray:
     """The scan's voxel-to-world affine moved to the crop's first voxel (affines map ``(w, h, d, 1)``)."""
@@ -78,6 +78,14 @@ def _crop_affine(
     shift = np.eye(4)
     shift[:3, 3] = [bbox[2][0], bbox[1][0], bbox[0][0]]
     return np.asarray(affine, np.float64) @ shift
+
+
+def write_grain(path: Path, grain: Grain, dtype: np.dtype, affine: np.ndarray | None,
+                spacing: Sequence[float] | None) -> Path:
+    """Write one grain's crop as NIfTI in the scan's dtype, placed in the world where it lies in the scan."""
+    from seedlens.io import write_nifti
+
+    return write_nifti(path, _stored_values(grain, dtype), crop_affine(affine, spacing, grain.bbox))
 
 
 def _stored_values(grain: Grain, dtype: np.dtype) -> np.ndarray:
@@ -151,9 +159,8 @@ def write_split(result: SplitResult, volume: np.ndarray, out: str | Path, *, aff
     array = np.asarray(volume)
     array = array[0] if array.ndim == 4 else array
     for grain, record in zip(result.grains, result.records, strict=True):
-        matrix = _crop_affine(affine, result.spacing, record.bbox)
-        write_nifti(folder / record.file, _stored_values(grain, array.dtype), matrix)
-        write_nifti(folder / record.mask, grain.mask.astype(np.uint8), matrix)
+        write_grain(folder / record.file, grain, array.dtype, affine, result.spacing)
+        write_nifti(folder / record.mask, grain.mask.astype(np.uint8), crop_affine(affine, result.spacing, grain.bbox))
     atomic_write_bytes(folder / TABLE, traits_csv(result.records).encode())
     atomic_write_bytes(folder / MANIFEST, (json.dumps(result.manifest(), indent=2) + "\n").encode())
     if picture:
