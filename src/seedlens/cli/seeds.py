@@ -128,7 +128,7 @@ def report(
     stdout.print(summary_table)
     if per_seed:
         table = Table()
-        table.add_column("sample_id")
+        table.add_column("sample_id", no_wrap=True)
         for n in names:
             table.add_column(n, justify="right")
         for r in rows:

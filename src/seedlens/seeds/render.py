@@ -61,7 +61,7 @@ def render_split(volume: np.ndarray, labels: np.ndarray, path: str | Path, title
     height = array.shape[0]
     widths = [view.shape[1] for _, view in views]
     fig, axes = plt.subplots(1, 2, figsize=(2 + sum(widths) / 40, 1 + height / 40),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+                             gridspec_kw={"width_ratios": widths}, squeeze=False, layout="constrained")
     for ax, (axis, view) in zip(axes[0], views, strict=True):
         ax.imshow(view, interpolation="nearest", aspect="equal")
         keep = [k for k in range(3) if k != axis]

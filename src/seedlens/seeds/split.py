@@ -201,7 +201,9 @@ def split_ct_file(path: str | Path, out: str | Path, *, scan_id: str | None = No
     volume, meta = read(source, modality="volume")
     if volume.ndim != 4:
         raise ShapeError(f"{source}: expected a volume, read an array of shape {volume.shape}")
-    known = tuple(spacing) if spacing is not None else meta.voxel_size
+    # Headers store float32: 0.05 comes back as 0.0500000007; seven significant digits are what the file holds.
+    known = tuple(spacing) if spacing is not None else (
+        tuple(float(f"{v:.7g}") for v in meta.voxel_size) if meta.voxel_size else None)
     if spacing is None and known is not None and all(abs(s - 1.0) < 1e-9 for s in known) and meta.affine is None:
         known = None  # a TIFF stack's default 1 × 1 × 1 is not a measured spacing
     name = scan_id or _scan_name(source)
