@@ -13,7 +13,8 @@
   filled, components larger than 1.6 median seeds (touching seeds) split by a distance-transform watershed,
   specks below ``min_area`` pixels (default: a quarter of the median seed) removed.
 * **Tray positions**: seed centroids are grouped into rows where consecutive ``y`` values jump by more than half
-  the median seed size, and into columns the same way along ``x``; row and column are 1-based from the top left.
+  the median seed size, and into columns the same way along ``x``, then numbered by the grid pitch (so an empty
+  row or column inside the tray keeps its number); row and column are 1-based from the first occupied ones.
 """
 
 from __future__ import annotations
@@ -226,24 +227,37 @@ def _median_size(labels: np.ndarray, ids: Sequence[int]) -> float:
     return float(2.0 * np.sqrt(np.median(sizes) / np.pi))
 
 
-def _groups(values: np.ndarray, gap: float) -> np.ndarray:
+def _grid_index(values: np.ndarray, gap: float) -> np.ndarray:
+    """1-based grid index of each coordinate.
+
+    Groups split where sorted values jump by more than ``gap``; they are numbered by the grid pitch (the
+    smallest step between neighbouring groups), so an empty row or column inside the tray keeps its number.
+    """
     order = np.argsort(values)
     group = np.zeros(len(values), int)
-    current = 1
     for previous, index in itertools.pairwise(order):
-        if values[index] - values[previous] > gap:
-            current += 1
-        group[index] = current
-    group[order[0]] = 1
-    return group
+        group[index] = group[previous] + int(values[index] - values[previous] > gap)
+    means = np.array([values[group == g].mean() for g in range(group.max() + 1)])
+    steps = np.diff(means)
+    if steps.size == 0:
+        return group + 1
+    pitch = float(steps.min())
+    slots = np.round((means - means[0]) / pitch).astype(int)
+    if np.any(np.diff(slots) < 1):  # an irregular layout: plain order is the honest numbering
+        return group + 1
+    return slots[group] + 1
 
 
 def tray_positions(centres: np.ndarray, seed_size: float) -> list[tuple[int, int]]:
-    """``(row, column)`` (1-based) of each ``(y, x)`` centre on a tray grid whose pitch exceeds the seed size."""
+    """``(row, column)`` (1-based) of each ``(y, x)`` centre on a tray grid whose pitch exceeds the seed size.
+
+    Rows and columns are counted from the first occupied one: an empty row or column inside the tray keeps its
+    number, one at the tray's edge cannot be seen.
+    """
     if len(centres) == 0:
         return []
-    rows = _groups(centres[:, 0], seed_size / 2.0)
-    cols = _groups(centres[:, 1], seed_size / 2.0)
+    rows = _grid_index(centres[:, 0], seed_size / 2.0)
+    cols = _grid_index(centres[:, 1], seed_size / 2.0)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)]
 
 

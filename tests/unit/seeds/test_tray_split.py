@@ -84,3 +84,13 @@ def test_tray_files_round_trip(tmp_path):
     assert spectra[0].startswith("sample_id,400nm") and len(spectra) == 5
     write_tray_split(result, tmp_path / "out")  # a rerun replaces the files in place
     assert len(list((tmp_path / "out").glob("*.hdr"))) == 4
+
+
+def test_an_empty_column_inside_the_tray_keeps_its_number():
+    from seedlens.seeds import tray_positions
+
+    rng = np.random.default_rng(0)
+    centres = [(10 + 20 * r + rng.uniform(-2, 2), 10 + 20 * c + rng.uniform(-2, 2))
+               for r in range(3) for c in (0, 1, 3)]  # column 3 (index 2) is empty
+    positions = tray_positions(np.array(centres), seed_size=10.0)
+    assert positions == [(r + 1, c + 1) for r in range(3) for c in (0, 1, 3)]
