@@ -20,6 +20,8 @@ def demo(
 ) -> None:
     """Make seed phantoms, train a 3D FCDD on normals + confetti noise, evaluate on real defect types, report.
 
+    Exits with code 1 when the full demo misses one of its quality floors (--quick checks none).
+
     With --fusion: make multi-modal seeds, store them in a SQLite hub, train a fused germination/trait model from
     it, evaluate it on held-out seeds per modality subset and explain one prediction.
     """
@@ -36,6 +38,10 @@ def demo(
         console.print(f"quality floors {result.floors}: {status}")
     console.print(f"finished in {result.seconds:.0f} s")
     stdout.print(f"report: {result.report_path}", soft_wrap=True)
+    if result.misses:
+        for miss in result.misses:
+            console.print(f"[red]error:[/] the demo missed a quality floor: {miss}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
 
 
 def _fusion_demo(out: Path, quick: bool, device: str) -> None:

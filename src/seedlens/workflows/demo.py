@@ -68,9 +68,35 @@ class DemoSettings:
         return cls()
 
 
+@dataclass(frozen=True)
+class FloorMiss:
+    """One quality floor a run missed: the metric, its value (None: not computed) and the floor."""
+
+    metric: str
+    value: float | None
+    floor: float
+
+    def __str__(self) -> str:
+        value = "not computed" if self.value is None else f"{self.value:.4f}"
+        return f"{self.metric} = {value}, below its floor {self.floor:.2f}"
+
+
+def missed_floors(metrics: Any, floors: dict[str, float] | None) -> list[FloorMiss]:
+    """The floors of ``floors`` (metric name -> lowest accepted value) that ``metrics`` misses, in their order.
+
+    A metric that was not computed (None) misses its floor; no floors (``None``, the ``--quick`` run) miss nothing.
+    """
+    misses = []
+    for name, bound in (floors or {}).items():
+        value = getattr(metrics, name, None)
+        if value is None or not float(value) >= bound:
+            misses.append(FloorMiss(name, None if value is None else float(value), float(bound)))
+    return misses
+
+
 @dataclass
 class DemoResult:
-    """What the demo produced."""
+    """What the demo produced; ``misses`` are the floors it missed (empty when met or not checked)."""
 
     metrics: Any
     report_path: Path
@@ -79,6 +105,7 @@ class DemoResult:
     seconds: float
     floors: dict[str, float] | None
     floors_met: bool
+    misses: list[FloorMiss] = field(default_factory=list)
 
 
 def run_demo(
@@ -146,8 +173,6 @@ def run_demo(
     log("evaluating on held-out phantoms with real defect types")
     result = evaluate_detector(detector, source, run_dir, split="test", gallery=6, title="seedlens demo: seed CT")
     floors = None if quick else FLOORS
-    met = floors is None or all(
-        getattr(result.metrics, name) is not None and getattr(result.metrics, name) >= bound
-        for name, bound in floors.items()
-    )
-    return DemoResult(result.metrics, result.report_path, run_dir, data_dir, time.perf_counter() - start, floors, met)
+    misses = missed_floors(result.metrics, floors)
+    return DemoResult(result.metrics, result.report_path, run_dir, data_dir, time.perf_counter() - start, floors,
+                      not misses, misses)
