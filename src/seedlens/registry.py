@@ -1,4 +1,4 @@
-"""One generic registry: ``register`` by decorator, ``create`` by name, ``list`` by glob pattern.
+"""One generic registry: ``register`` by decorator, ``create`` by name, ``list`` by glob pattern, ``facts`` by name.
 
 Unknown names raise :class:`~seedlens.errors.UnknownNameError` listing close matches and all known names.
 """
@@ -23,26 +23,49 @@ class Registry(Generic[T]):
 
     Example:
         >>> BACKBONES: Registry[Backbone] = Registry("backbone")
-        >>> @BACKBONES.register("fcdd28")
+        >>> @BACKBONES.register("fcdd28", summary="FCDD's network for 28×28 images", modality="image")
         ... class FCDD28(Backbone): ...
         >>> net = BACKBONES.create("fcdd28", in_channels=1)
+        >>> BACKBONES.facts("fcdd28")["modality"]
+        'image'
     """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
+        self._facts: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Return a decorator that registers a factory under ``name`` (lower case, unique)."""
+    def register(
+        self, name: str, *, summary: str | None = None, **facts: Any
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Return a decorator that registers a factory under ``name`` (lower case, unique).
+
+        Args:
+            name: The name to build it by.
+            summary: What it is, in one line (``seedlens backbones`` / ``detectors`` print it); default the first
+                sentence of the factory's docstring.
+            **facts: What a user chooses it by (e.g. ``modality="image"``, ``pretrained=True``), kept as given.
+        """
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             key = name.lower()
             if key in self._entries and self._entries[key] is not factory:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[key] = factory
+            self._facts[key] = {"summary": summary if summary is not None else _first_sentence(factory), **facts}
             return factory
 
         return decorator
+
+    def facts(self, name: str) -> dict[str, Any]:
+        """Return what was registered about ``name``: ``name``, ``summary`` and the facts given to ``register``.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered.
+        """
+        self.get(name)
+        key = str(name).lower()
+        return {"name": key, **self._facts[key]}
 
     def get(self, name: str) -> Callable[..., T]:
         """Return the factory registered under ``name``.
@@ -72,3 +95,9 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _first_sentence(factory: Callable[..., Any]) -> str:
+    """The first sentence of the first line of ``factory``'s docstring ("" without one)."""
+    line = (factory.__doc__ or "").strip().split("\n", 1)[0].strip()
+    return line.split(". ", 1)[0].rstrip(".")

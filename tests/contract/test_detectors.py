@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seedlens.detectors import create_detector, list_detectors, load_detector
+from seedlens.detectors import DETECTORS, create_detector, list_detectors, load_detector
 from seedlens.errors import ConfigError, NotFittedError, ShapeError
 
 DEEP_FAST = {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0}
@@ -26,8 +26,9 @@ CLASSICAL = {"rx", "clip"}
 #: Per detector: an option with an invalid value, and a misspelling of it with the name it should suggest.
 BAD_FOR = {"rx": ("outer_window", -3, "outer_windw"), "knn": ("memory_size", -3, "memory_sise"),
            "clip": ("temperature", -3, "temperatur")}
-#: The kinds of data each detector works on (all unless listed).
-KINDS_FOR = {"knn": {"image"}, "clip": {"image", "volume"}}
+#: The kinds of data each detector works on, as registered (``seedlens detectors`` prints them): the contract checks
+#: that each works on those kinds and refuses the others.
+KINDS_FOR = {name: set(DETECTORS.facts(name)["modalities"]) for name in list_detectors()}
 
 
 @functools.cache
@@ -70,7 +71,7 @@ KINDS = {
 
 def supported(kind: str) -> list[str]:
     """The registered detectors that work on ``kind``."""
-    return [name for name in list_detectors() if kind in KINDS_FOR.get(name, KINDS)]
+    return [name for name in list_detectors() if kind in KINDS_FOR[name]]
 
 
 def pairs() -> list[tuple[str, str]]:

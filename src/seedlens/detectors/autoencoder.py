@@ -35,7 +35,8 @@ class AutoencoderConfig(DeepDetectorConfig):
     }
 
 
-@DETECTORS.register("autoencoder")
+@DETECTORS.register("autoencoder", summary="convolutional autoencoder, the reconstruction error as heatmap",
+                    modalities=("image", "volume", "cube"), needs_training=True)
 class Autoencoder(DeepDetector):
     """Convolutional autoencoder baseline for images, volumes and cubes. Higher score = more anomalous.
 

@@ -177,7 +177,8 @@ class CLIPDetectorConfig:
         check_outliers_option(self.outliers, type(self).__name__)
 
 
-@DETECTORS.register("clip")
+@DETECTORS.register("clip", summary="CLIP zero-shot prompts, patch-token maps; fine-tuning optional",
+                    modalities=("image", "volume"), needs_training=False)
 class CLIPDetector(Detector):
     """CLIP zero-shot anomaly detection (optionally fine-tuned with Outlier Exposure); higher = more anomalous.
 

@@ -57,7 +57,8 @@ class FCDDConfig(ExposureConfig):
     }
 
 
-@DETECTORS.register("fcdd")
+@DETECTORS.register("fcdd", summary="fully convolutional one-class network (FCDD), heatmaps from its output map",
+                    modalities=("image", "volume", "cube"), needs_training=True)
 class FCDD(DeepDetector):
     """Explainable deep one-class classifier (FCDD). Higher score = more anomalous.
 

@@ -51,7 +51,8 @@ class HSCConfig(ExposureConfig):
     }
 
 
-@DETECTORS.register("hsc")
+@DETECTORS.register("hsc", summary="hypersphere or BCE/focal classifier with Outlier Exposure, gradient heatmaps",
+                    modalities=("image", "volume", "cube"), needs_training=True)
 class HSC(DeepDetector):
     """Hypersphere classifier (HSC), or a BCE / focal-loss classifier, trained with Outlier Exposure; gradient heatmaps.
 

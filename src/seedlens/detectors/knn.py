@@ -120,7 +120,8 @@ class KNNConfig:
         validate_config(self, self.CONSTRAINTS, where="KNNConfig")
 
 
-@DETECTORS.register("knn")
+@DETECTORS.register("knn", summary="nearest-neighbour distances on pretrained EfficientNet-Lite0 features",
+                    modalities=("image",), needs_training=False)
 class KNN(Detector):
     """Nearest-neighbour distance on pretrained image features; higher score = more anomalous.
 

@@ -484,7 +484,8 @@ def scene_map(array: np.ndarray, **options: Any) -> np.ndarray:
     return rx_map(array, config)
 
 
-@DETECTORS.register("rx")
+@DETECTORS.register("rx", summary="per-pixel Mahalanobis distance (RX) or background kNN, no network",
+                    modalities=("image", "volume", "cube"), needs_training=False)
 class RX(Detector):
     """Per-pixel anomaly detector (global or local RX, or background kNN); higher score = more anomalous.
 

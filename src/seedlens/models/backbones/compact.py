@@ -9,7 +9,8 @@ from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
 
-@BACKBONES.register("conv2d")
+@BACKBONES.register("conv2d", summary="compact 2D network, the 2D sibling of fcdd3d", modality="image",
+                     pretrained=False)
 class Conv2D(SequentialBackbone):
     """Compact 2D backbone for images ``(N, C, H, W)``: the 2D sibling of ``fcdd3d``.
 

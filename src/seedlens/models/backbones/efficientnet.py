@@ -173,7 +173,8 @@ class EfficientNetLite(Backbone):
         return [outputs[int(s)] for s in stages]
 
 
-@BACKBONES.register("efficientnet_lite0")
+@BACKBONES.register("efficientnet_lite0", modality="image", pretrained=True,
+                     summary="EfficientNet-Lite0 features, ImageNet weights (seedlens[pretrained])")
 class EfficientNetLite0(EfficientNetLite):
     """EfficientNet-Lite0 features up to stage ``stages`` (default 3: stride 8, 40 channels, receptive field 67).
 
@@ -213,7 +214,8 @@ class EfficientNetLite0(EfficientNetLite):
     variant = "lite0"
 
 
-@BACKBONES.register("efficientnet_lite2")
+@BACKBONES.register("efficientnet_lite2", modality="image", pretrained=True,
+                     summary="EfficientNet-Lite2 features, ImageNet weights (seedlens[pretrained])")
 class EfficientNetLite2(EfficientNetLite):
     """EfficientNet-Lite2 (ImageNet top-1 77.6 % vs Lite0's 75.1 %; native input 260×260): Lite0's interface.
 

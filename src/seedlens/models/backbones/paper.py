@@ -25,7 +25,8 @@ from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
 
-@BACKBONES.register("fcdd28")
+@BACKBONES.register("fcdd28", summary="FCDD's network for 28×28 images (Fashion-MNIST)", modality="image",
+                     pretrained=False)
 class FCDD28(SequentialBackbone):
     """FCDD's net for 28×28 images (Fashion-MNIST): conv5(128)-BN-LReLU-pool2, conv5(128)-pool2.
 
@@ -43,7 +44,8 @@ class FCDD28(SequentialBackbone):
         super().__init__(b, Modality.IMAGE)
 
 
-@BACKBONES.register("fcdd32")
+@BACKBONES.register("fcdd32", summary="FCDD's network for 32×32 images (CIFAR-10)", modality="image",
+                     pretrained=False)
 class FCDD32(SequentialBackbone):
     """FCDD's net for 32×32 images (CIFAR-10).
 
@@ -70,7 +72,8 @@ _VGG11_CHANNELS = (64, 128, 256, 256, 512, 512)
 _VGG11_POOL_AFTER = (0, 1, 3)
 
 
-@BACKBONES.register("fcdd224")
+@BACKBONES.register("fcdd224", summary="VGG11-BN features, FCDD's network for 224×224 images", modality="image",
+                     pretrained=False)
 class FCDD224(SequentialBackbone):
     """VGG11-BN features up to the 6th conv (3 max-pools), FCDD's net for 224×224 images, trained from scratch.
 

@@ -9,7 +9,8 @@ from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
 
-@BACKBONES.register("spectral")
+@BACKBONES.register("spectral", summary="spectral-spatial network: 1×1 convs over the bands, then 3×3 convs",
+                     modality="cube", pretrained=False)
 class SpectralSpatial(SequentialBackbone):
     """Spectral-spatial FCDD backbone for cubes ``(N, bands, H, W)``.
 

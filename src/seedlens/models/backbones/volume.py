@@ -9,7 +9,7 @@ from seedlens.models.layers import FeatureBuilder
 from seedlens.types import Modality
 
 
-@BACKBONES.register("fcdd3d")
+@BACKBONES.register("fcdd3d", summary="3D FCDD network for CT volumes", modality="volume", pretrained=False)
 class FCDD3D(SequentialBackbone):
     """3D FCDD backbone for volumes ``(N, C, D, H, W)``, e.g. CT crops of 32³–128³ voxels.
 
