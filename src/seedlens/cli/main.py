@@ -13,6 +13,7 @@ import click
 import typer
 
 from seedlens.cli import demo, evaluate, export, info, score, train
+from seedlens.cli._help import plain_help
 
 app = typer.Typer(
     name="seedlens",
@@ -29,6 +30,7 @@ app.command("export")(export.export)
 app.command("demo")(demo.demo)
 app.command("backbones")(info.backbones)
 app.command("detectors")(info.detectors)
+plain_help(app)  # usage lines ``RUN [PATHS]...``, flags without a ``<bool>`` type
 
 _groups_attached = False
 
@@ -43,6 +45,7 @@ def _attach_groups() -> None:
     app.add_typer(hub.app, name="hub", help="The data hub: catalog, blob store, REST API, bundles.")
     app.add_typer(fusion.app, name="fusion", help="Multi-modal fusion: predict germination and traits.")
     app.add_typer(seeds.app, name="seeds", help="Split multi-seed scans into one sample per seed; per-seed traits.")
+    plain_help(app)
     _groups_attached = True
 
 
