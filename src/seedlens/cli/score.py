@@ -200,7 +200,9 @@ def explain(
 ) -> None:
     """Write a heatmap per input on its own grid: PNG (images), tri-planar PNG + NIfTI (volumes), false colour (cubes).
 
-    A volume's NIfTI heatmap has the input's shape and affine.
+    A volume's NIfTI heatmap has the input's shape and affine. Heatmaps are named after their input; inputs of the same
+    name keep their folders below a common parent (a/x.png, b/x.png -> OUT/a/x.png, OUT/b/x.png), so none overwrites
+    another.
     """
     from seedlens.detectors import load_detector
     from seedlens.errors import ConfigError
@@ -210,11 +212,12 @@ def explain(
     if normalize not in ("global", "local"):
         raise ConfigError(f"--normalize must be 'global' or 'local'; got {normalize!r}")
     detector = load_detector(run, device=device)
+    names = heatmap_names(paths)  # from every input, so that each process of a torchrun names its share alike
     written: list[str] = []
     with cli_process_group():
         for path, value, extra in _score_files(detector, _shard(paths), True, normalize, workers):
             heatmap, array, meta = extra
-            stem = out / Path(path).name.split(".")[0]
+            stem = out / names[Path(path)]
             title = f"{Path(path).name} · score {value:.3f}"
             written += [str(item) for item in render_heatmap(array, heatmap, meta, stem, title=title)]
         parts = all_gather_object(written, dist_from_env())
@@ -222,3 +225,36 @@ def explain(
         for part in parts:
             for item in part:
                 console.print(f"wrote {item}")
+
+
+def heatmap_names(paths: list[Path]) -> dict[Path, str]:
+    """A distinct output stem per input file: its name up to the first dot, made unique where inputs share it.
+
+    Inputs whose stems collide keep their folders below the common parent of those inputs (``a/x.png`` and
+    ``b/x.png`` -> ``a/x`` and ``b/x``); stems that still collide (``x.png`` and ``x.tif`` in one folder) get
+    ``-2``, ``-3``... in input order. The same file given twice keeps one name. Only the inputs decide the names.
+    """
+    import os
+    from collections import defaultdict
+
+    files = {Path(p): Path(os.path.abspath(p)) for p in paths}  # noqa: PTH100 (no symlinks followed: names as given)
+    distinct = list(dict.fromkeys(files.values()))
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for file in distinct:
+        by_stem[file.name.split(".")[0]].append(file)
+    named: dict[Path, str] = {}
+    for stem, group in by_stem.items():
+        if len(group) == 1:
+            named[group[0]] = stem
+            continue
+        root = Path(os.path.commonpath([str(file.parent) for file in group]))
+        for file in group:
+            named[file] = (file.parent.relative_to(root) / stem).as_posix()
+    taken: set[str] = set()
+    for file in distinct:
+        name, k = named[file], 1
+        while named[file] in taken:
+            k += 1
+            named[file] = f"{name}-{k}"
+        taken.add(named[file])
+    return {path: named[file] for path, file in files.items()}
