@@ -40,8 +40,9 @@ THRESHOLD_METHODS = ("auto", "multiotsu", "otsu")
 SURROUNDS = ("auto", "air", "husk")
 #: Smallest share of the non-air voxels the middle class must hold for ``auto`` to choose multi-Otsu.
 MIDDLE_CLASS_SHARE = 0.05
-#: Bytes of working memory per voxel (float32 copies, distance map, labels, masks).
-BYTES_PER_VOXEL = 28
+#: Peak working memory per voxel (float32 copies, distance map, labels, watershed queues): 4.4 GiB measured
+#: on a 71 M-voxel ear (641 × 330 × 336, uint8), 76 s on 2 CPU cores.
+BYTES_PER_VOXEL = 64
 EDGE_GROWTH = 2
 #: A marker must rise this share of the grain radius above the saddle to its neighbour (h-maxima height).
 H_FRACTION = 0.15
