@@ -14,4 +14,4 @@ fi
 source scripts/postgres.sh start
 trap 'bash scripts/postgres.sh stop "${SEEDLENS_TEST_PG_DIR:-}"' EXIT
 
-.venv/bin/python -m pytest -n "${SEEDLENS_TEST_WORKERS:-2}" --dist worksteal --durations=15 "$@"
+.venv/bin/python -m pytest -n "${SEEDLENS_TEST_WORKERS:-2}" --dist worksteal --durations=25 "$@"
