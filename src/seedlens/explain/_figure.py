@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+
+from seedlens.atomic import atomic_path
 
 # Layout in inches. The PNG is always FIG_HEIGHT * dpi pixels tall; its width follows the panels' aspect ratios.
 PANEL_H = 4.0
@@ -77,13 +77,6 @@ def image_axes(ax: Axes, title: str) -> None:
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` as PNG atomically (temporary file in the same folder, then rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=fig.dpi)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temporary, open(temporary, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=fig.dpi)
     return target

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seedlens.atomic import atomic_path
 from seedlens.errors import ConfigError, ShapeError
 
 
@@ -56,13 +55,6 @@ def save_heatmap_nifti(heatmap: Any, path: str | Path, affine: Any = None) -> Pa
     # A view, not a copy: nibabel writes (i, j, k) in Fortran order, i.e. the (D, H, W) heatmap one plane at a time
     image = nib.Nifti1Image(heat.transpose(2, 1, 0), matrix)
     image.header.set_xyzt_units("mm")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        nib.save(image, tmp)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target, suffix=suffix) as temporary:
+        nib.save(image, temporary)
     return target

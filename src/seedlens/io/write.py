@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from seedlens.atomic import atomic_path
 from seedlens.errors import ConfigError, ShapeError
 
 _NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -20,17 +18,8 @@ _ZARR_CHUNKS = (64, 64, 64)  # 1 MiB of float32: a reader holds one such chunk b
 
 def _atomic_write(path: Path, suffix: str, write: Callable[[Path], None]) -> Path:
     """Run ``write`` on a temporary file beside ``path`` and rename it into place: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with atomic_path(path, suffix=f".tmp{suffix}") as temporary:
         write(temporary)
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
     return path
 
 

@@ -72,8 +72,10 @@ def render_split(volume: np.ndarray, labels: np.ndarray, path: str | Path, title
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title or f"{count} grains", fontsize=9)
+    from seedlens.atomic import atomic_path
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=100, bbox_inches="tight")
+    with atomic_path(target) as temporary:
+        fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return target

@@ -117,7 +117,10 @@ def _render(result: TraySplit, path: Path) -> None:
     ax.set_title(f"{result.tray_id}: {len(result.seeds)} seeds", fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    from seedlens.atomic import atomic_path
+
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -12,7 +12,6 @@ Writes go to a temporary file in the same folder which then replaces the old che
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from seedlens.atomic import atomic_path
 from seedlens.errors import CorruptFileError, ReadError, SeedlensError
 from seedlens.training.seeding import set_rng_state
 
@@ -76,18 +76,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         state: Plain data and tensors, as built by the training loop (a ``"format"`` key is added).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **state}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        torch.save({"format": FORMAT, **state}, handle)
     _fsync_dir(path.parent)
     for stray in path.parent.glob(f".{path.name}.*.tmp"):
         stray.unlink(missing_ok=True)

@@ -1,0 +1,28 @@
+"""The one atomic write: the old file survives a failed write, the new one is complete and readable."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from seedlens.atomic import atomic_path, atomic_write_bytes
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = atomic_write_bytes(tmp_path / "sub" / "report.json", b"old")
+    with pytest.raises(RuntimeError, match="disk"), atomic_path(target) as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in target.parent.iterdir()] == ["report.json"]
+
+
+def test_a_finished_write_replaces_the_file_and_is_shareable(tmp_path):
+    target = tmp_path / "scan.nii.gz"
+    target.write_bytes(b"old")
+    with atomic_path(target, suffix=".tmp.nii.gz") as temporary:
+        assert temporary.parent == target.parent and temporary.name.endswith(".tmp.nii.gz")
+        temporary.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
