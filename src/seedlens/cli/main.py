@@ -7,6 +7,7 @@ one clear line (exit code 2), never as a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -49,6 +50,20 @@ def _attach_groups() -> None:
     _groups_attached = True
 
 
+def _cli_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """``click``'s exception class ``name`` and, where Typer carries its own copy of click (0.29+), Typer's."""
+    classes: list[type[BaseException]] = [getattr(click.exceptions, name)]
+    for module in ("typer._click.exceptions", "typer.exceptions"):
+        try:
+            vendored = importlib.import_module(module)
+        except ImportError:
+            continue
+        found = getattr(vendored, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException) and found not in classes:
+            classes.append(found)
+    return tuple(classes)
+
+
 def main() -> None:
     """Entry point of the ``seedlens`` console script."""
     from seedlens.errors import SeedlensError
@@ -56,17 +71,17 @@ def main() -> None:
     _attach_groups()
     try:
         code = app(standalone_mode=False)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
+    except _cli_exceptions("ClickException") as err:
+        err.show()  # type: ignore[attr-defined]
+        sys.exit(err.exit_code)  # type: ignore[attr-defined]
     except SeedlensError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)
     except FileNotFoundError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except _cli_exceptions("Exit") as err:
+        sys.exit(getattr(err, "exit_code", 0))
+    except _cli_exceptions("Abort"):
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
