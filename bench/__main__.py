@@ -18,6 +18,7 @@ from bench._common import RESULTS_DIR, write_result
 BENCHMARKS = {
     "demo": "bench.demo",
     "barley_ct": "bench.barley_ct",
+    "barley_seeds": "bench.barley_seeds",
     "cifar10": "bench.cifar10",
     "ct_lesions": "bench.ct_lesions",
     "eoe": "bench.eoe",
@@ -34,6 +35,8 @@ BENCHMARKS = {
 TITLES = {
     "demo": "Demo: 3D FCDD on synthetic seed CT phantoms",
     "barley_ct": "Real barley ear CT at native resolution: false alarms on normal ears, inserted voids",
+    "barley_seeds": "Real barley ear CT, scan to seeds: grains per ear, then per-grain anomaly detection "
+                    "(leave one ear out, inserted defects)",
     "cifar10": "CIFAR-10 one-vs-rest (mean AUROC over classes)",
     "ct_lesions": "Real 3D lesion scans, one-class voxel protocol (BraTS FLAIR, sarcoma CT)",
     "eoe": "Exposing Outlier Exposure: AUROC against the number of outlier images (Fashion-MNIST, grey CIFAR-10 OE)",
