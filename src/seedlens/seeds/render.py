@@ -18,8 +18,11 @@ def grain_colours(count: int) -> np.ndarray:
     return np.vstack([np.zeros((1, 3)), rgb])
 
 
-def _view(volume: np.ndarray, labels: np.ndarray, axis: int, colours: np.ndarray) -> np.ndarray:
-    """The front-most grain along ``axis`` over the scan's maximum projection, shaded by depth."""
+def _view(volume: np.ndarray, labels: np.ndarray, axis: int, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The front-most grain along ``axis`` over the scan's maximum projection, shaded by depth.
+
+    Returns the picture and the front grain's label per pixel.
+    """
     grain = labels > 0
     hit = grain.any(axis=axis)
     first = np.argmax(grain, axis=axis)
@@ -31,11 +34,11 @@ def _view(volume: np.ndarray, labels: np.ndarray, axis: int, colours: np.ndarray
     depth = 1.0 - 0.5 * first / max(labels.shape[axis] - 1, 1)
     rgb = np.repeat(grey[..., None] * 0.6, 3, axis=-1)
     rgb[hit] = colours[front[hit]] * depth[hit, None]
-    return rgb
+    return rgb, front
 
 
 def render_split(volume: np.ndarray, labels: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """Save a PNG of a split scan seen along its two short axes, each grain coloured and numbered.
+    """Save a PNG of a split scan seen along its two short axes, each grain coloured and numbered where it shows.
 
     Args:
         volume: ``(D, H, W)`` scan.
@@ -56,18 +59,17 @@ def render_split(volume: np.ndarray, labels: np.ndarray, path: str | Path, title
     array = array[0] if array.ndim == 4 else array
     count = int(labels.max())
     colours = grain_colours(count)
-    centres = ndimage.center_of_mass(labels > 0, labels, index=np.arange(1, count + 1)) if count else []
-    views = [(axis, _view(array, labels, axis, colours)) for axis in (1, 2)]
+    views = [(axis, *_view(array, labels, axis, colours)) for axis in (1, 2)]
     height = array.shape[0]
-    widths = [view.shape[1] for _, view in views]
+    widths = [view.shape[1] for _, view, _ in views]
     fig, axes = plt.subplots(1, 2, figsize=(2 + sum(widths) / 40, 1 + height / 40),
                              gridspec_kw={"width_ratios": widths}, squeeze=False, layout="constrained")
-    for ax, (axis, view) in zip(axes[0], views, strict=True):
+    for ax, (axis, view, front) in zip(axes[0], views, strict=True):
         ax.imshow(view, interpolation="nearest", aspect="equal")
-        keep = [k for k in range(3) if k != axis]
-        for index, centre in enumerate(centres, start=1):
-            ax.text(centre[keep[1]], centre[keep[0]], str(index), color="white", fontsize=6, ha="center",
-                    va="center", fontweight="bold")
+        visible = [k for k in range(1, count + 1) if np.any(front == k)]
+        # Each number at the middle of what shows of its grain: a grain hidden behind others gets none here.
+        for index, (row, col) in zip(visible, ndimage.center_of_mass(front > 0, front, visible), strict=True):
+            ax.text(col, row, str(index), color="white", fontsize=6, ha="center", va="center", fontweight="bold")
         ax.set_title(f"seen along axis {axis}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
