@@ -145,7 +145,8 @@ def choose_threshold(smoothed: np.ndarray, method: str | float) -> tuple[float, 
     if method == "auto":
         middle = (smoothed > lower) & (smoothed <= upper)
         plateau = ndimage.binary_erosion(middle)  # a blurred rim between air and grain has no inside
-        if np.count_nonzero(plateau) < MIDDLE_CLASS_SHARE * max(np.count_nonzero(smoothed > lower), 1):
+        foreground = max(int(np.count_nonzero(smoothed > lower)), 1)
+        if int(np.count_nonzero(plateau)) < MIDDLE_CLASS_SHARE * foreground:
             return air_split, "otsu", air_level
     return upper, "multiotsu", air_level
 
