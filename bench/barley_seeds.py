@@ -476,33 +476,37 @@ def markdown(result: dict[str, Any]) -> str:
     if st:
         lines.append(f"| single grain (otsu) | 1 | {st['volume_vox']:.0f} | {st['length_vox']:.1f} | "
                      f"{st['width_vox']:.1f} | {st['thickness_vox']:.1f} | {st['density_mean']:.1f} |")
-    lines += [
-        "",
-        f"**2. Per-grain anomaly detection, leave one ear out** ({s['folds']} folds; train on the grains of two ears, "
-        "20 % of them held out for the threshold, score every grain of the third untouched and once with one "
-        "inserted defect of each kind (synthetic, on real grains)). "
-        f"FCDD 3D: native resolution, {s['patch_size']}³ patches inside the grains, "
-        f"channels {s['width']}, epochs {'automatic (library budget)' if s['epochs'] is None else s['epochs']}; "
-        "RX: global, fitted on the training grains' voxels. Sample AUROC: defective vs untouched grains of the "
-        "held-out ear; voxel AUROC inside the grain masks; FPR: untouched grains at or above the threshold.",
-        "",
-        "| held-out ear | method | FPR untouched grains | " + " | ".join(
-            f"{k} (inserted, synthetic): sample AUROC / voxel AUROC in grain / detected" for k in KINDS) + " |",
-        "|---|---|---|" + "---|" * len(KINDS),
-    ]
-    for held, fold in r["folds"].items():
+    if not r["folds"]:
+        lines += ["", "**2. Per-grain anomaly detection**: not run in this result (`--folds 0`, the split only)."]
+    else:
+        lines += [
+            "",
+            f"**2. Per-grain anomaly detection, leave one ear out** ({s['folds']} folds; train on the grains of two "
+            "ears, 20 % of them held out for the threshold, score every grain of the third untouched and once with one "
+            "inserted defect of each kind (synthetic, on real grains)). "
+            f"FCDD 3D: native resolution, {s['patch_size']}³ patches inside the grains, "
+            f"channels {s['width']}, epochs {'automatic (library budget)' if s['epochs'] is None else s['epochs']}; "
+            "RX: global, fitted on the training grains' voxels. Sample AUROC: defective vs untouched grains of the "
+            "held-out ear; voxel AUROC inside the grain masks; FPR: untouched grains at or above the threshold.",
+            "",
+            "| held-out ear | method | FPR untouched grains | " + " | ".join(
+                f"{k} (inserted, synthetic): sample AUROC / voxel AUROC in grain / detected" for k in KINDS) + " |",
+            "|---|---|---|" + "---|" * len(KINDS),
+        ]
+        for held, fold in r["folds"].items():
+            for method in METHODS:
+                m = fold[method]
+                kinds = m["kinds"]
+                cells = " | ".join(f"{kinds[k]['sample_auroc']:.3f} / {kinds[k]['voxel_auroc_in_grain']:.3f} / "
+                                   f"{kinds[k]['detected_at_threshold']:.2f}" for k in KINDS)
+                lines.append(f"| {held} ({fold['test_grains']} grains) | {method} | {m['flagged_untouched']}/"
+                             f"{fold['test_grains']} ({m['false_positive_rate']:.2f}) | {cells} |")
         for method in METHODS:
-            m = fold[method]
-            cells = " | ".join(f"{m['kinds'][k]['sample_auroc']:.3f} / {m['kinds'][k]['voxel_auroc_in_grain']:.3f} / "
-                               f"{m['kinds'][k]['detected_at_threshold']:.2f}" for k in KINDS)
-            lines.append(f"| {held} ({fold['test_grains']} grains) | {method} | {m['flagged_untouched']}/"
-                         f"{fold['test_grains']} ({m['false_positive_rate']:.2f}) | {cells} |")
-    for method in METHODS:
-        m = r["summary"][method]
-        cells = " | ".join(f"{m[k]['sample_auroc']:.3f} / {m[k]['voxel_auroc_in_grain']:.3f} / "
-                           f"{m[k]['detected_at_threshold']:.2f}" for k in KINDS)
-        lines.append(f"| mean of {len(r['folds'])} | {method} | {m['false_positive_rate']:.2f} | {cells} |")
-    lines += ["", f"Every defect number above is on {SYNTHETIC}; no real defect is labelled in this data."]
+            m = r["summary"][method]
+            cells = " | ".join(f"{m[k]['sample_auroc']:.3f} / {m[k]['voxel_auroc_in_grain']:.3f} / "
+                               f"{m[k]['detected_at_threshold']:.2f}" for k in KINDS)
+            lines.append(f"| mean of {len(r['folds'])} | {method} | {m['false_positive_rate']:.2f} | {cells} |")
+        lines += ["", f"Every defect number above is on {SYNTHETIC}; no real defect is labelled in this data."]
     notes = r.get("notes")
     if notes:
         lines += ["", *notes]
