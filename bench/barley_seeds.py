@@ -189,7 +189,7 @@ def raw_picture(volume: np.ndarray, path: Path, title: str, slices: int = 3) -> 
 
     classes, _, _ = _classes(volume)
     depth = volume.shape[0]
-    panels = []
+    panels: list[tuple[str, np.ndarray, dict[str, Any]]] = []
     for axis in (1, 2):
         others = tuple(k for k in range(3) if k != axis)
         present = np.argwhere(classes.any(axis=others))[:, 0]
