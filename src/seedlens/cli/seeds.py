@@ -50,6 +50,10 @@ def split(
     out: Annotated[Path, typer.Option("--out", help="Folder to write one file (and mask) per seed into.")],
     white: Annotated[Path | None, typer.Option(help="Hyperspectral: white reference (ENVI).")] = None,
     dark: Annotated[Path | None, typer.Option(help="Hyperspectral: dark reference (ENVI).")] = None,
+    white_region: Annotated[str | None, typer.Option(
+        help="Hyperspectral: a white tile in the frame instead of --white, as y0:y1,x0:x1.")] = None,
+    dark_region: Annotated[str | None, typer.Option(
+        help="Hyperspectral: a black tile in the frame instead of --dark, as y0:y1,x0:x1.")] = None,
     threshold: Annotated[str, typer.Option(
         help="CT: auto, multiotsu (air / chaff / grain), otsu (air / grain) or an intensity.")] = "auto",
     grain_size: Annotated[float | None, typer.Option(
@@ -72,12 +76,17 @@ def split(
     """Split a scan of many seeds: CT grains (one NIfTI + mask each) or a hyperspectral tray (calibrated cubes)."""
     from seedlens.errors import ConfigError
 
-    if (white is None) != (dark is None):
-        raise ConfigError("a hyperspectral tray needs both --white and --dark references")
-    if white is not None and dark is not None:
+    has_white, has_dark = white is not None or white_region is not None, dark is not None or dark_region is not None
+    if has_white != has_dark:
+        raise ConfigError("a hyperspectral tray needs both a white and a dark reference "
+                          "(--white or --white-region, --dark or --dark-region)")
+    if has_white and has_dark:
         from seedlens.seeds import split_tray_files
+        from seedlens.seeds.hsi import parse_region
 
-        tray = split_tray_files(scan, white, dark, out, tray_id=scan_id, index=_index(index), dark_seeds=dark_seeds)
+        tray = split_tray_files(scan, white, dark, out, tray_id=scan_id, index=_index(index), dark_seeds=dark_seeds,
+                                white_region=parse_region(white_region) if white_region else None,
+                                dark_region=parse_region(dark_region) if dark_region else None)
         if tray.calibration.bad_bands:
             console.print("[yellow]bad bands[/yellow] (set to 0): " + ", ".join(
                 f"{b} ({why})" for b, why in sorted(tray.calibration.bad_bands.items())))

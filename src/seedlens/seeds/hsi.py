@@ -3,7 +3,8 @@
 * **Calibration**: ``reflectance = (raw − dark) / (white − dark)`` per band and pixel. White and dark references
   may be full frames ``(bands, H, W)``, a few lines of a push-broom sensor ``(bands, L, W)`` (averaged over their
   lines, so every line of the tray uses the same detector column's reference) or one spectrum per band
-  ``(bands,)`` / ``(bands, 1, 1)``. Reflectance is clipped to ``[0, clip]``. A band is **bad** when its white
+  ``(bands,)`` / ``(bands, 1, 1)``, such as the mean spectrum of a white or black tile imaged beside the seeds
+  (:func:`reference_from_region`). Reflectance is clipped to ``[0, clip]``. A band is **bad** when its white
   minus dark is at most :data:`MIN_SIGNAL` counts (median over the frame: a dead or saturated detector row) or
   when the white reference is saturated in more than 1 % of its pixels; bad bands are reported and set to 0.
 * **Segmentation**: an index image — the mean reflectance over the good bands (``index="brightness"``), one band
@@ -73,6 +74,31 @@ def _reference(reference: np.ndarray, shape: tuple[int, ...], name: str, what: s
         return ref.mean(axis=1, keepdims=True)
     raise CalibrationError(f"{name}: the {what} reference has shape {ref.shape}; expected ({bands}, H, W), "
                            f"({bands}, lines, {width}) or ({bands},) to match the frame {shape}")
+
+
+Region = tuple[tuple[int, int], tuple[int, int]]
+
+
+def parse_region(text: str) -> Region:
+    """``"y0:y1,x0:x1"`` (half-open pixel ranges) as ``((y0, y1), (x0, x1))``."""
+    try:
+        rows, cols = text.split(",")
+        region = tuple(tuple(int(v) for v in part.split(":")) for part in (rows, cols))
+    except ValueError as err:
+        raise ConfigError(f"a reference region is 'y0:y1,x0:x1' (pixel ranges, e.g. 0:8,0:8); got {text!r}") from err
+    if any(len(pair) != 2 for pair in region):
+        raise ConfigError(f"a reference region is 'y0:y1,x0:x1' (pixel ranges, e.g. 0:8,0:8); got {text!r}")
+    return region  # type: ignore[return-value]
+
+
+def reference_from_region(frame: np.ndarray, region: Region, what: str, name: str = "raw") -> np.ndarray:
+    """The ``(bands,)`` mean spectrum of a reference tile imaged in the frame itself (a white or a black tile)."""
+    (y0, y1), (x0, x1) = region
+    height, width = frame.shape[1:]
+    if not (0 <= y0 < y1 <= height and 0 <= x0 < x1 <= width):
+        raise CalibrationError(f"{name}: the {what} reference region rows {y0}:{y1}, columns {x0}:{x1} is not "
+                               f"inside the frame of {height} × {width} pixels")
+    return np.asarray(frame[:, y0:y1, x0:x1], dtype=np.float64).mean(axis=(1, 2))
 
 
 def calibrate(

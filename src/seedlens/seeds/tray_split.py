@@ -25,7 +25,18 @@ from typing import Any
 import numpy as np
 
 from seedlens.seeds.ct import NoGrainError
-from seedlens.seeds.hsi import Calibration, TraySeed, calibrate, index_image, read_frame, segment_seeds, tray_seeds
+from seedlens.seeds.hsi import (
+    Calibration,
+    CalibrationError,
+    Region,
+    TraySeed,
+    calibrate,
+    index_image,
+    read_frame,
+    reference_from_region,
+    segment_seeds,
+    tray_seeds,
+)
 
 MANIFEST = "split.json"
 
@@ -41,12 +52,31 @@ class TraySplit:
     wavelengths: list[float] | None
 
 
-def split_tray(raw: np.ndarray, white: np.ndarray, dark: np.ndarray, tray_id: str, *,
+def split_tray(raw: np.ndarray, white: np.ndarray | None, dark: np.ndarray | None, tray_id: str, *,
                wavelengths: list[float] | None = None, index: object = "brightness", dark_seeds: bool = False,
-               min_area: float | None = None, names: tuple[str, str, str] = ("raw", "white", "dark")) -> TraySplit:
-    """Calibrate a tray frame and cut out every seed (nothing is written)."""
+               min_area: float | None = None, names: tuple[str, str, str] = ("raw", "white", "dark"),
+               white_region: Region | None = None, dark_region: Region | None = None) -> TraySplit:
+    """Calibrate a tray frame and cut out every seed (nothing is written).
+
+    A reference may be a frame (``white`` / ``dark``) or a tile imaged beside the seeds (``white_region`` /
+    ``dark_region``, ``((y0, y1), (x0, x1))`` pixel ranges of ``raw``); tiles are never taken for seeds.
+    """
+    regions = [r for r in (white_region, dark_region) if r is not None]
+    if white is None:
+        if white_region is None:
+            raise CalibrationError(f"{names[0]}: give a white reference frame or a white reference region")
+        white = reference_from_region(raw, white_region, "white", names[0])
+    if dark is None:
+        if dark_region is None:
+            raise CalibrationError(f"{names[0]}: give a dark reference frame or a dark reference region")
+        dark = reference_from_region(raw, dark_region, "dark", names[0])
     calibration = calibrate(raw, white, dark, names=names)
     image = index_image(calibration.reflectance, wavelengths, index, list(calibration.bad_bands))
+    if regions:
+        tray_level = float(np.median(image))
+        image = image.copy()
+        for (y0, y1), (x0, x1) in regions:
+            image[y0:y1, x0:x1] = tray_level
     labels = segment_seeds(image, dark_seeds=dark_seeds, min_area=min_area)
     seeds = tray_seeds(calibration.reflectance, labels, tray_id)
     seen: dict[str, int] = {}
@@ -124,13 +154,13 @@ def _render(result: TraySplit, path: Path) -> None:
     plt.close(fig)
 
 
-def split_tray_files(raw: str | Path, white: str | Path, dark: str | Path, out: str | Path, *,
+def split_tray_files(raw: str | Path, white: str | Path | None, dark: str | Path | None, out: str | Path, *,
                      tray_id: str | None = None, **options: Any) -> TraySplit:
-    """Read a raw ENVI frame and its references, split the tray and write the result."""
-    paths = [Path(raw), Path(white), Path(dark)]
+    """Read a raw ENVI frame and its references (files, or regions in ``options``), split the tray, write it."""
+    paths = [Path(raw), Path(white) if white else Path("white region"), Path(dark) if dark else Path("dark region")]
     frame, wavelengths = read_frame(paths[0])
-    white_cube, _ = read_frame(paths[1])
-    dark_cube, _ = read_frame(paths[2])
+    white_cube = read_frame(paths[1])[0] if white else None
+    dark_cube = read_frame(paths[2])[0] if dark else None
     name = tray_id or paths[0].stem
     try:
         result = split_tray(frame, white_cube, dark_cube, name, wavelengths=wavelengths,

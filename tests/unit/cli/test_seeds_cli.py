@@ -67,7 +67,7 @@ def test_split_a_tray(tmp_path: Path):
 
 def test_bad_input_is_named(ear_file: Path, tmp_path: Path):
     code, text = _run("seeds", "split", ear_file, "--out", tmp_path / "x", "--white", ear_file)
-    assert code != 0 and "needs both --white and --dark" in text
+    assert code != 0 and "needs both a white and a dark reference" in text
     empty = write_nifti(tmp_path / "empty.nii.gz", np.zeros((16, 16, 16), np.float32))
     code, text = _run("seeds", "split", empty, "--out", tmp_path / "y")
     assert code != 0 and "empty.nii.gz" in text and "no grain" in text

@@ -94,3 +94,25 @@ def test_an_empty_column_inside_the_tray_keeps_its_number():
                for r in range(3) for c in (0, 1, 3)]  # column 3 (index 2) is empty
     positions = tray_positions(np.array(centres), seed_size=10.0)
     assert positions == [(r + 1, c + 1) for r in range(3) for c in (0, 1, 3)]
+
+
+def test_reference_tiles_in_the_frame_calibrate_and_are_not_seeds():
+    from seedlens.seeds.hsi import parse_region
+
+    tray = make_tray_scan(2, 3, rng=6)
+    raw = tray.raw.copy()
+    raw[:, 0:4, 0:4] = tray.white[:, 0:4, 0:4]  # a white tile imaged in the corner
+    raw[:, 0:4, -4:] = tray.dark[:, 0:4, -4:]  # and a black one
+    width = raw.shape[2]
+    result = split_tray(raw, None, None, "tile", white_region=parse_region("0:4,0:4"),
+                        dark_region=parse_region(f"0:4,{width - 4}:{width}"))
+    assert len(result.seeds) == 6
+    seeds = tray.labels > 0
+    ratio = result.calibration.reflectance[:, seeds].mean(axis=1) / tray.reflectance[:, seeds].mean(axis=1)
+    assert np.all(np.abs(ratio - 1) < 0.03)
+    with pytest.raises(CalibrationError, match="not inside the frame"):
+        split_tray(raw, None, tray.dark, "tile", white_region=((0, 4), (0, 999)))
+    with pytest.raises(CalibrationError, match="white reference frame or a white reference region"):
+        split_tray(raw, None, tray.dark, "tile")
+    with pytest.raises(Exception, match="y0:y1,x0:x1"):
+        parse_region("corner")
