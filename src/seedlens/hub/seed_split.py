@@ -82,6 +82,8 @@ def split_candidates(
             result.traits[record.sample_id] = record.traits
         result.counts[scan.sample_id] = len(split.grains)
         if progress:
-            progress(f"split {scan.source_name}: {len(split.grains)} grains")
+            ids = [r.sample_id for r in split.records]
+            shown = f"{ids[0]} … {ids[-1]}" if len(ids) > 2 else ", ".join(ids)
+            progress(f"split {scan.source_name}: {len(ids)} grains ({shown}; a labels CSV may key on these ids)")
         del volume, array, split
     return result

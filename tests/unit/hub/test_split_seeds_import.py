@@ -83,5 +83,6 @@ def test_cli_import_split_seeds(scans: Path, tmp_path: Path):
                                       "--hub", str(tmp_path / "cli-hub")])
     assert result.exit_code == 0, result.output
     assert "10 sample(s) and 10 acquisition(s) added" in result.output
+    assert "split ear1.nii.gz: 4 grains (ear1-g01 … ear1-g04" in result.output
     listing = CliRunner().invoke(app, ["hub", "ls", "--hub", str(tmp_path / "cli-hub"), "--where", 'parent = "ear1"'])
     assert listing.exit_code == 0 and listing.output.count("ear1-g0") == 4
