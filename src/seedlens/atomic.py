@@ -2,8 +2,9 @@
 
 :func:`atomic_path` hands out a temporary path in the target's folder (same file system, so the final rename
 is atomic); the caller writes it however it likes (bytes, a stream, a library that wants a path); on success
-the file is fsynced, made readable like any new file (``0644``; ``mkstemp`` creates ``0600``) and renamed over
-the target; on any error it is removed and the target is left as it was.
+the file is fsynced, given the target's permissions (a new file: 0666 less the umask, as ``open`` would;
+``mkstemp`` alone creates 0600) and renamed over the target; on any error it is removed and the target is left
+as it was.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-#: Permissions of a finished file: a report, a model or a scan crop is meant to be shared.
-FILE_MODE = 0o644
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of a new file: what ``open`` would give it (0666 less the umask; ``mkstemp`` alone gives 0600).
+FILE_MODE = 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -35,7 +43,7 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
-        temporary.chmod(FILE_MODE)
+        temporary.chmod(target.stat().st_mode & 0o7777 if target.exists() else FILE_MODE)
         temporary.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):

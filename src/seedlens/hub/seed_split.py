@@ -52,7 +52,7 @@ def split_candidates(
     """
     from seedlens.hub.reading import read_array
     from seedlens.seeds import split_volume
-    from seedlens.seeds.split import write_grain
+    from seedlens.seeds.split import scan_spacing, write_grain
 
     result = SeedSplit()
     if modality is not Modality.VOLUME:
@@ -62,7 +62,7 @@ def split_candidates(
     for scan in scans:
         try:
             volume, meta = read_array(scan.read_path, modality)
-            split = split_volume(volume, scan.sample_id, spacing=meta.voxel_size, source=scan.source_name,
+            split = split_volume(volume, scan.sample_id, spacing=scan_spacing(meta), source=scan.source_name,
                                  **(options or {}))
             digest = parent_digest(scan)
         except ReadError as err:

@@ -269,7 +269,7 @@ def write_envi(path: str | Path, cube: np.ndarray, wavelengths: Sequence[float] 
             f"bands = {bands}\n" "header offset = 0\n" "file type = ENVI Standard\n" "data type = 4\n"
             "interleave = bsq\n" "byte order = 0\n")
     if wavelengths is not None:
-        text += "wavelength units = Nanometers\n" f"wavelength = {{{', '.join(f'{w:.4g}' for w in wavelengths)}}}\n"
+        text += "wavelength units = Nanometers\n" f"wavelength = {{{', '.join(f'{w:.7g}' for w in wavelengths)}}}\n"
     def write_data(temporary: Path) -> None:
         temporary.write_bytes(data)
 

@@ -98,6 +98,11 @@ def _check_volume(volume: np.ndarray, max_memory: int | None) -> np.ndarray:
         raise ShapeError(f"grain segmentation needs a volume (D, H, W) or (1, D, H, W); got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise ShapeError(f"grain segmentation needs real intensities; got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ShapeError(f"the scan holds {bad} non-finite values (NaN or inf), e.g. outside a reconstruction's "
+                             f"field of view; replace them (by the air value) before splitting")
     budget = max_memory if max_memory is not None else _default_memory_budget()
     need = array.size * BYTES_PER_VOXEL
     if need > budget:

@@ -77,7 +77,9 @@ def render_split(volume: np.ndarray, labels: np.ndarray, path: str | Path, title
     from seedlens.atomic import atomic_path
 
     target = Path(path)
-    with atomic_path(target) as temporary:
-        fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(target) as temporary:
+            fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return target

@@ -2,13 +2,15 @@
 
 Layout of the output folder (written atomically file by file; rerunning replaces it consistently)::
 
-    DIR/<scan>-g01.nii.gz          the grain's crop (the scan's dtype; other grains replaced by air)
+    DIR/<scan>-g01.nii.gz          the grain's crop (an integer scan's dtype, float32 for float scans; other
+                                   grains replaced by air)
     DIR/masks/<scan>-g01_mask.nii.gz
     DIR/grains.csv                 sample_id + traits: a labels CSV that ``seedlens hub import --labels`` reads
     DIR/split.json                 the settings used, and per grain its file, mask, bounding box and centroid
     DIR/<scan>-split.png           every grain coloured and numbered
 
-Each crop keeps its place in the world: its affine is the scan's, shifted to the crop's first voxel.
+Each crop keeps its place in the world: its affine is the scan's, shifted to the crop's first voxel (with an
+explicit ``spacing`` the scan's affine is replaced by that diagonal one).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def write_split(result: SplitResult, volume: np.ndarray, out: str | Path, *, aff
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale(folder, {r.file for r in result.records} | {r.mask for r in result.records})
+    remove_stale(folder, {r.file for r in result.records} | {r.mask for r in result.records})
     array = np.asarray(volume)
     array = array[0] if array.ndim == 4 else array
     for grain, record in zip(result.grains, result.records, strict=True):
@@ -172,7 +174,7 @@ def write_split(result: SplitResult, volume: np.ndarray, out: str | Path, *, aff
     return folder
 
 
-def _remove_stale(folder: Path, keep: set[str]) -> None:
+def remove_stale(folder: Path, keep: set[str]) -> None:
     """Delete the crops an earlier split of this folder wrote and this one does not (fewer grains this time)."""
     previous = folder / MANIFEST
     if not previous.is_file():
@@ -186,6 +188,8 @@ def _remove_stale(folder: Path, keep: set[str]) -> None:
             name = entry.get(key) if isinstance(entry, dict) else None
             if isinstance(name, str) and name not in keep and "/.." not in f"/{name}" and not name.startswith("/"):
                 (folder / name).unlink(missing_ok=True)
+                if name.endswith(".hdr"):  # an ENVI crop's data file goes with its header
+                    (folder / name).with_suffix(".img").unlink(missing_ok=True)
 
 
 def split_ct_file(path: str | Path, out: str | Path, *, scan_id: str | None = None,
@@ -201,18 +205,28 @@ def split_ct_file(path: str | Path, out: str | Path, *, scan_id: str | None = No
     volume, meta = read(source, modality="volume")
     if volume.ndim != 4:
         raise ShapeError(f"{source}: expected a volume, read an array of shape {volume.shape}")
-    # Headers store float32: 0.05 comes back as 0.0500000007; seven significant digits are what the file holds.
-    known = tuple(spacing) if spacing is not None else (
-        tuple(float(f"{v:.7g}") for v in meta.voxel_size) if meta.voxel_size else None)
-    if spacing is None and known is not None and all(abs(s - 1.0) < 1e-9 for s in known) and meta.affine is None:
-        known = None  # a TIFF stack's default 1 × 1 × 1 is not a measured spacing
+    known = tuple(spacing) if spacing is not None else scan_spacing(meta)
     name = scan_id or _scan_name(source)
     try:
         result = split_volume(volume, name, spacing=known, source=str(source), **options)
-    except NoGrainError as err:
-        raise NoGrainError(f"{source}: {err}") from err
+    except (NoGrainError, ShapeError, ConfigError) as err:
+        raise type(err)(f"{source}: {err}") from err
     write_split(result, volume, out, affine=meta.affine if spacing is None else None)
     return result
+
+
+def scan_spacing(meta: Any) -> tuple[float, ...] | None:
+    """The voxel size a reader found, or None when the file records none worth trusting.
+
+    Headers store float32 (0.05 comes back as 0.0500000007): seven significant digits are what the file holds.
+    A stack's default 1 × 1 × 1 without an affine is not a measured spacing.
+    """
+    if meta.voxel_size is None:
+        return None
+    known = tuple(float(f"{v:.7g}") for v in meta.voxel_size)
+    if all(abs(v - 1.0) < 1e-9 for v in known) and meta.affine is None:
+        return None
+    return known
 
 
 def _scan_name(path: Path) -> str:

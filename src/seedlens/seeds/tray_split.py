@@ -97,9 +97,12 @@ def write_tray_split(result: TraySplit, out: str | Path, picture: bool = True) -
     """Write a split tray under ``out``; return ``out``."""
     from seedlens.config import atomic_write_bytes
     from seedlens.io import write_envi, write_png
+    from seedlens.seeds.split import remove_stale
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale(folder, {f"{s.sample_id}.hdr" for s in result.seeds}
+                 | {f"masks/{s.sample_id}_mask.png" for s in result.seeds})
     for seed in result.seeds:
         write_envi(folder / f"{seed.sample_id}.hdr", seed.cube, result.wavelengths,
                    description=f"seedlens seed {seed.sample_id}, reflectance")
@@ -149,9 +152,11 @@ def _render(result: TraySplit, path: Path) -> None:
     ax.set_yticks([])
     from seedlens.atomic import atomic_path
 
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def split_tray_files(raw: str | Path, white: str | Path | None, dark: str | Path | None, out: str | Path, *,

@@ -108,6 +108,10 @@ def test_bad_options_and_shapes_are_named():
         segment_grains(volume[0])
     with pytest.raises(ShapeError, match="GiB"):
         segment_grains(volume, max_memory=1000)
+    holed = volume.copy()
+    holed[0, 0, :3] = np.nan
+    with pytest.raises(ShapeError, match="3 non-finite values"):
+        segment_grains(holed)
 
 
 def test_write_split_round_trips_and_reruns_cleanly(tmp_path):

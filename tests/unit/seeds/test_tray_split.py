@@ -84,6 +84,15 @@ def test_tray_files_round_trip(tmp_path):
     assert spectra[0].startswith("sample_id,400nm") and len(spectra) == 5
     write_tray_split(result, tmp_path / "out")  # a rerun replaces the files in place
     assert len(list((tmp_path / "out").glob("*.hdr"))) == 4
+    from seedlens.io import write_envi
+
+    fine = [400.123, 1234.56, 2000.7]
+    _, fine_meta = read(write_envi(tmp_path / "fine.hdr", np.zeros((3, 2, 2), np.float32), fine))
+    assert fine_meta.wavelengths == pytest.approx(fine, abs=1e-6)
+    result.seeds = result.seeds[:3]  # a rerun with fewer seeds leaves none of the old ones behind
+    write_tray_split(result, tmp_path / "out")
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.img")) == ["T-r01c01", "T-r01c02", "T-r02c01"]
+    assert len(list((tmp_path / "out" / "masks").glob("*.png"))) == 3
 
 
 def test_an_empty_column_inside_the_tray_keeps_its_number():

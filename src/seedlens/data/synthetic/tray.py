@@ -5,7 +5,7 @@ The scene, ``(bands, H, W)`` over 400–1000 nm:
 * a tray of dark plastic (reflectance of :func:`~seedlens.data.synthetic._spectra.tray`);
 * ``rows × cols`` seeds on a grid (pitch ``pitch`` pixels, centres jittered by ±10 % of it), each an ellipse
   with semi-axes of 35–45 % and 25–35 % of the pitch at a random angle, with the reflectance of a dark rapeseed
-  coat (:func:`~seedlens.data.synthetic._spectra.coat`) times a smooth ±5 % shading; ``missing`` grid positions
+  coat (:func:`~seedlens.data.synthetic._spectra.coat`) times a smooth shading of std 5 %; ``missing`` grid positions
   are left empty (a lab's tray is rarely full);
 * the sensor: dark current ``dark`` 180–220 counts per band (+ a fixed per-pixel pattern of std 3 counts), a
   white reference of ``dark + gain(band)``, gain 2,500–3,500 counts with a smooth spectral shape and 1 % of
@@ -97,7 +97,8 @@ def make_tray_scan(
             u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
             v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
             inside = (u / a) ** 2 + (v / b) ** 2 <= 1.0
-            shading = 1.0 + 0.05 * ndimage.gaussian_filter(gen.normal(size=(height, width)), 2.0) * 10
+            field = ndimage.gaussian_filter(gen.normal(size=(height, width)), 2.0)
+            shading = 1.0 + 0.05 * field / max(float(field.std()), 1e-6)
             coat = _spectra.coat(wl, gen)
             reflectance[:, inside] = coat[:, None] * shading[inside][None, :]
             positions.append((r + 1, c + 1))
