@@ -59,7 +59,7 @@ def crop_grains(volume: np.ndarray, segmentation: GrainSegmentation, *, margin: 
     labels = segmentation.labels
     count = segmentation.count
     boxes = ndimage.find_objects(labels)
-    centroids = ndimage.center_of_mass(np.ones(labels.shape, np.uint8), labels, index=np.arange(1, count + 1))
+    centroids = ndimage.center_of_mass(labels > 0, labels, index=np.arange(1, count + 1))
     grains = []
     for index in range(1, count + 1):
         box = boxes[index - 1]
