@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 @pytest.fixture(scope="session")
@@ -57,33 +43,17 @@ def test_quick_demo_finishes_and_prints_its_metrics(quick_demo):
     assert list((out / "run" / "heatmaps").glob("*_heatmap.nii.gz")), "volumes get NIfTI heatmaps"
 
 
-def _browser_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
 @pytest.mark.browser
-def test_demo_report_images_all_load_in_chromium(quick_demo, tmp_path):
-    if not _browser_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: Debian chromium and playwright are required")
-        pytest.skip("headless Chromium (Debian package `chromium`) or playwright is not installed")
-    from playwright.sync_api import sync_playwright
-
+def test_demo_report_images_all_load_in_chromium(quick_demo, chromium, tmp_path):
     _, out = quick_demo
     report = out / "run" / "report.html"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(report.resolve().as_uri())
-        images = page.eval_on_selector_all(
-            "img", "els => els.map(e => ({src: e.src.slice(0, 30), ok: e.complete && e.naturalWidth > 0}))"
-        )
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
+    page = chromium.new_page()
+    page.goto(report.resolve().as_uri())
+    images = page.eval_on_selector_all(
+        "img", "els => els.map(e => ({src: e.src.slice(0, 30), ok: e.complete && e.naturalWidth > 0}))"
+    )
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()
     assert len(images) >= 4, images
     assert all(image["ok"] for image in images), images
     assert all(image["src"].startswith("data:image/png;base64") for image in images)

@@ -13,7 +13,7 @@ import sys
 import click
 import typer
 
-from seedlens.cli import demo, evaluate, export, info, score, train
+from seedlens.cli import demo, evaluate, export, info, score, train, view
 from seedlens.cli._help import plain_help
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("explain")(score.explain)
 app.command("eval")(evaluate.evaluate)
 app.command("export")(export.export)
 app.command("demo")(demo.demo)
+app.command("view")(view.view)
 app.command("backbones")(info.backbones)
 app.command("detectors")(info.detectors)
 plain_help(app)  # usage lines ``RUN [PATHS]...``, flags without a ``<bool>`` type

@@ -10,6 +10,8 @@ Environment variables (all optional):
   (default ``$XDG_CACHE_HOME/seedlens/hub``).
 * ``SEEDLENS_STORE_OPTIONS``: JSON object of fsspec storage options for the blob store
   (e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``).
+* ``SEEDLENS_UI_CACHE_BYTES``: most bytes of opened scans and heatmaps the web interface (``/ui``) keeps in memory
+  (default 1 GiB).
 
 The default hub recorded by ``seedlens hub init`` lives in ``$XDG_CONFIG_HOME/seedlens/hub.yaml``
 (``~/.config/seedlens/hub.yaml`` when ``XDG_CONFIG_HOME`` is unset).
@@ -67,6 +69,7 @@ class HubSettings(BaseModel):
         cache_dir: Local cache of remote blobs and extracted ``.tar`` bundles.
         store_options: fsspec storage options for the blob store (S3 endpoint, credentials...).
         read_only: Serve or open the hub read-only (bundles are always read-only).
+        ui_cache_bytes: Most bytes of opened scans and heatmaps the web interface keeps in memory.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +81,7 @@ class HubSettings(BaseModel):
     cache_dir: Path = Field(default_factory=cache_dir)
     store_options: dict[str, Any] = Field(default_factory=dict)
     read_only: bool = False
+    ui_cache_bytes: int = Field(default=GiB, gt=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> HubSettings:
@@ -94,6 +98,7 @@ class HubSettings(BaseModel):
             "max_upload_bytes": "SEEDLENS_MAX_UPLOAD_BYTES",
             "max_page_size": "SEEDLENS_MAX_PAGE_SIZE",
             "store_options": "SEEDLENS_STORE_OPTIONS",
+            "ui_cache_bytes": "SEEDLENS_UI_CACHE_BYTES",
         }
         for field, var in names.items():
             raw = env.get(var)

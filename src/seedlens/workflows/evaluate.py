@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from seedlens.errors import DataSourceError
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
+#: One row per evaluated sample (what ``seedlens view`` lists): file, label, score, decision, per-defect metrics.
+SAMPLES_FILE = "samples.json"
 
 
 @dataclass
@@ -27,6 +30,7 @@ class EvaluationResult:
         paths: Source file of each scored sample.
         metrics_path: The written ``metrics.json``.
         report_path: The written ``report.html``.
+        samples_path: The written ``samples.json`` (see :func:`sample_rows`).
         figures: Pictures embedded in the report, as ``(caption, path)``.
     """
 
@@ -36,6 +40,7 @@ class EvaluationResult:
     paths: list[Path]
     metrics_path: Path
     report_path: Path
+    samples_path: Path
     figures: list[tuple[str, Path]]
 
 
@@ -88,6 +93,9 @@ def evaluate_detector(
     metrics_path = out / METRICS_FILE
     payload = {**metrics.to_dict(), "split": split, "detector": detector.name, "n_samples": len(records)}
     atomic_write_bytes(metrics_path, json.dumps(payload, indent=2).encode())
+    rows = sample_rows(records, scores, detector.threshold_, maps if has_masks else None, masks if has_masks else None)
+    samples_path = write_sample_rows(out / SAMPLES_FILE, rows, split=split, detector=detector.name,
+                                     threshold=detector.threshold_)
 
     figures: list[tuple[str, Path]] = []
     if len(set(labels.tolist())) == 2:
@@ -98,7 +106,83 @@ def evaluate_detector(
     figures += _gallery(detector, samples, labels, scores, out / "heatmaps", gallery)
     report = write_report_html(out / REPORT_FILE, title, metrics, figures, settings=report_settings(detector))
     paths = [r.path for r in records]
-    return EvaluationResult(metrics, np.asarray(scores), labels, paths, metrics_path, report, figures)
+    return EvaluationResult(metrics, np.asarray(scores), labels, paths, metrics_path, report, samples_path, figures)
+
+
+def sample_rows(records: list[Any], scores: Any, threshold: float, maps: list[np.ndarray] | None = None,
+                masks: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """One row per scored record: its files, label, score, decision and, with a ground truth, per-defect metrics.
+
+    Args:
+        records: The scored records (``seedlens.data.records.Record``).
+        scores: Their scores ``(N,)``.
+        threshold: The decision threshold (``anomalous`` is ``score >= threshold``).
+        maps: Raw anomaly maps ``(1, *spatial)`` per record, when the records carry masks.
+        masks: Ground-truth masks ``(1, *spatial)`` per record (all zero where a record has none).
+
+    Returns:
+        Dicts with ``id``, ``path``, ``mask``, ``object_mask``, ``label``, ``is_anomalous``, ``score`` and
+        ``anomalous``; where a sample's mask marks a defect also ``defects`` (connected regions), ``pixel_auroc``
+        and ``aupro`` of that sample's map (None when its map or mask leaves them undefined).
+    """
+    from seedlens.evaluation import aupro, is_anomalous, pixel_auroc
+
+    flags = is_anomalous(np.asarray(scores, dtype=np.float64), threshold)
+    names = [Path(r.path).name for r in records]
+    repeated = {name for name, n in Counter(names).items() if n > 1}
+    rows: list[dict[str, Any]] = []
+    for i, record in enumerate(records):
+        row: dict[str, Any] = {
+            "id": str(record.path) if names[i] in repeated else names[i],
+            "path": str(record.path), "mask": str(record.mask) if record.mask else None,
+            "object_mask": str(record.object_mask) if record.object_mask else None,
+            "label": record.label, "is_anomalous": bool(record.is_anomalous),
+            "score": float(scores[i]), "anomalous": bool(flags[i]),
+        }
+        if maps is not None and masks is not None and np.any(masks[i]):
+            row.update(_defect_metrics(masks[i], maps[i], pixel_auroc, aupro))
+        rows.append(row)
+    return rows
+
+
+def _defect_metrics(mask: np.ndarray, amap: np.ndarray, pixel_auroc: Any, aupro: Any) -> dict[str, Any]:
+    """Connected defect regions of one sample's mask and how well its own map finds them."""
+    from scipy import ndimage
+
+    from seedlens.errors import SeedlensError
+
+    _, regions = ndimage.label(np.asarray(mask)[0] > 0)
+    found: dict[str, Any] = {"defects": int(regions), "pixel_auroc": None, "aupro": None}
+    try:
+        found["pixel_auroc"] = pixel_auroc([mask], [amap])
+        found["aupro"] = aupro([mask], [amap], num_thresholds=200)
+    except SeedlensError:  # a mask covering the whole sample: no normal pixel to compare with
+        pass
+    return found
+
+
+def write_sample_rows(path: Path, rows: list[dict[str, Any]], **about: Any) -> Path:
+    """Write :func:`sample_rows` output with what produced it (``split``, ``detector``, ``threshold``...)."""
+    atomic_write_bytes(path, json.dumps({**about, "samples": rows}, indent=1).encode())
+    return path
+
+
+def read_sample_rows(path: Path) -> dict[str, Any]:
+    """Read a file :func:`write_sample_rows` wrote.
+
+    Raises:
+        DataSourceError: the file is missing or is not such a file, naming it.
+    """
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise DataSourceError(f"{path}: no evaluated samples here; run `seedlens eval RUN DATA` first, "
+                              "or give --data") from err
+    except (OSError, ValueError) as err:
+        raise DataSourceError(f"{path}: not a samples file written by `seedlens eval` ({err})") from err
+    if not isinstance(content, dict) or not isinstance(content.get("samples"), list):
+        raise DataSourceError(f"{path}: not a samples file written by `seedlens eval` (no 'samples' list)")
+    return content
 
 
 def report_settings(detector: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from seedlens import __version__
-from seedlens.errors import ConfigError, DataSourceError
-from seedlens.hub.api.routers import blobs, bundles, health, models, samples, splits, tokens
+from seedlens.errors import ConfigError, DataSourceError, SeedlensError
+from seedlens.hub.api.routers import blobs, bundles, health, models, samples, splits, tokens, ui
 from seedlens.hub.errors import (
     BlobCorruptError,
     BlobNotFoundError,
@@ -97,8 +97,15 @@ def create_app(settings: HubSettings | None = None, *, hub: LocalHub | None = No
     app.state.settings = settings
     app.state.authenticate = authenticate
     for router in (health.router, samples.router, splits.router, blobs.router, models.router, bundles.router,
-                   tokens.router):
+                   tokens.router, ui.router):
         app.include_router(router)
+    from fastapi.staticfiles import StaticFiles
+
+    from seedlens.viewer.sample_view import ViewCache
+    from seedlens.viewer.web import STATIC_DIR
+
+    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
+    app.state.ui_views = ViewCache(max_bytes=settings.ui_cache_bytes)
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, err: HubError) -> JSONResponse:
@@ -120,5 +127,10 @@ def create_app(settings: HubSettings | None = None, *, hub: LocalHub | None = No
     @app.exception_handler(ConfigError)
     async def config_error(_: Request, err: ConfigError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(SeedlensError)
+    async def unusable(_: Request, err: SeedlensError) -> JSONResponse:
+        # a stored scan or heatmap that cannot be shown (unreadable, shapes that disagree): the content, not the call
+        return JSONResponse({"detail": str(err)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     return app
