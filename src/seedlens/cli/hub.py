@@ -306,7 +306,8 @@ def serve(
                 typer.echo(f"read token for this bundle (set SEEDLENS_TOKEN to choose one): {token}", err=True)
             extra.add(token, "bundle-reader", "read")
         application = create_app(settings, hub=opened, static_tokens=extra)
-        typer.echo(f"serving {_display(opened.location)} on http://{host}:{port} (docs at /docs)", err=True)
+        typer.echo(f"serving {_display(opened.location)} on http://{host}:{port} "
+                   "(web interface at /ui, API docs at /docs)", err=True)
         try:
             uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
         finally:

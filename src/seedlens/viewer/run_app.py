@@ -9,18 +9,21 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from seedlens.errors import ConfigError, SeedlensError, UnknownNameError
+from seedlens.viewer.fusion_session import FusionSession
 from seedlens.viewer.run_session import RunSession
 from seedlens.viewer.web import STATIC_DIR, Axis, Band, Pixel, Plane, page, png
 
 Index = Annotated[int, Path(ge=0, le=2**31 - 1, description="the sample's row in the run's table")]
 Normalize = Annotated[str, Query(pattern="^(local|global)$", description="local or global heatmap scaling")]
+Modality = Annotated[str | None, Query(max_length=128, description="a fusion sample's modality (column name)")]
 
 
-def create_run_app(session: RunSession) -> FastAPI:
+def create_run_app(session: RunSession | FusionSession) -> FastAPI:
     """The viewer of one run: ``/`` the page, ``/api/...`` what it reads, ``/static/...`` its scripts.
 
     Args:
-        session: The opened run (:class:`~seedlens.viewer.run_session.RunSession`).
+        session: The opened run: a detector's (:class:`~seedlens.viewer.run_session.RunSession`) or a fusion
+            model's (:class:`~seedlens.viewer.fusion_session.FusionSession`, whose layers name a ``modality``).
 
     Returns:
         A FastAPI app; serve it with uvicorn on a loopback address (it has no authentication).
@@ -50,20 +53,22 @@ def create_run_app(session: RunSession) -> FastAPI:
         return session.sample(index)
 
     @app.get("/api/samples/{index}/scan.png", summary="One plane of the scan (a cube: one band or false colour)")
-    def scan(index: Index, plane: Plane = 0, axis: Axis = None, band: Band = None) -> Response:
-        return png(session.view(index).scan_png(axis, plane, band))
+    def scan(index: Index, plane: Plane = 0, axis: Axis = None, band: Band = None,
+             modality: Modality = None) -> Response:
+        return png(session.view(index, modality).scan_png(axis, plane, band))
 
     @app.get("/api/samples/{index}/heatmap.png", summary="One plane of the heatmap in colour")
-    def heatmap(index: Index, plane: Plane = 0, axis: Axis = None, normalize: Normalize = "local") -> Response:
-        return png(session.view(index).heat_png(axis, plane, normalize))
+    def heatmap(index: Index, plane: Plane = 0, axis: Axis = None, normalize: Normalize = "local",
+                modality: Modality = None) -> Response:
+        return png(session.view(index, modality).heat_png(axis, plane, normalize))
 
     @app.get("/api/samples/{index}/mask.png", summary="One plane of the ground-truth contour (transparent: none)")
-    def mask(index: Index, plane: Plane = 0, axis: Axis = None) -> Response:
-        return png(session.view(index).mask_png(axis, plane))
+    def mask(index: Index, plane: Plane = 0, axis: Axis = None, modality: Modality = None) -> Response:
+        return png(session.view(index, modality).mask_png(axis, plane))
 
     @app.get("/api/samples/{index}/spectrum", summary="The spectrum of one pixel of a cube")
-    def spectrum(index: Index, y: Pixel, x: Pixel) -> dict[str, Any]:
-        return session.view(index).spectrum(y, x)
+    def spectrum(index: Index, y: Pixel, x: Pixel, modality: Modality = None) -> dict[str, Any]:
+        return session.view(index, modality).spectrum(y, x)
 
     @app.get("/api/colour-bar.png", summary="The heatmap colour bar, low values on the left")
     def colour_bar() -> Response:

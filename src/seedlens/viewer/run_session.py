@@ -104,12 +104,15 @@ class RunSession:
             "roc": roc, "histogram": histogram,
         }
 
-    def view(self, index: int) -> SampleView:
+    def view(self, index: int, modality: str | None = None) -> SampleView:
         """Sample ``index`` with its heatmaps, computed on first use and kept while memory allows.
 
         Raises:
             UnknownNameError: no sample ``index``.
+            ConfigError: a ``modality`` named (a detector run has one scan per sample).
         """
+        if modality is not None:
+            raise ConfigError(f"this run's samples are single scans; got modality={modality!r}")
         if not 0 <= index < len(self.rows):
             raise UnknownNameError(f"no sample {index}: this run shows samples 0 to {len(self.rows) - 1}")
         return self.cache.get(index, lambda: self._build(index))

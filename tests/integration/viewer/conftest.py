@@ -91,3 +91,17 @@ def ui_hub(tmp_path: Path, volume_run: EvaluatedRun) -> Iterator[ServedHub]:
     _, token = hub.create_token("viewer", "read")
     yield ServedHub(hub, token, model.uid, {k: Path(v) for k, v in found.items()})
     hub.close()
+
+
+@pytest.fixture(scope="session")
+def fusion_run(seedlens, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fusion model (CT, cube, RGB, weight → germination, oil content) trained two passes: (manifest, run)."""
+    from seedlens.data.synthetic.multimodal import write_multimodal_dataset
+
+    root = tmp_path_factory.mktemp("fusion")
+    manifest = write_multimodal_dataset(root / "data", n_train=16, n_val=4, n_test=4, seed=0, ct_size=16,
+                                        hsi_size=16, bands=8, rgb_size=16, missing_fraction=0.2)
+    seedlens("fusion", "train", manifest, "--target", "germination", "--target", "oil_content",
+             "--modalities", "ct,hsi,rgb,weight", "--out", root / "run", "--epochs", "2", "--device", "cpu",
+             "--no-progress")
+    return manifest, root / "run"

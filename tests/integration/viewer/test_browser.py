@@ -108,10 +108,10 @@ def test_a_run_sorts_by_score_opens_the_top_sample_and_its_sliders_change_the_ca
         assert moved != before
         assert page.locator("#viewer figcaption").first.inner_text() == "axial 4 / 16"
 
-        page.locator("#opacity").fill("100")
+        page.locator("#viewer .opacity").fill("100")
         drawn = view.wait_drawn(drawn)
         opaque = view.canvas(axial)
-        page.locator("#opacity").fill("0")
+        page.locator("#viewer .opacity").fill("0")
         view.wait_drawn(drawn)
         assert len({moved, opaque, view.canvas(axial)}) == 3
 
@@ -135,14 +135,14 @@ def test_a_cube_shows_the_spectrum_of_the_clicked_pixel(cube_run, watched):
         page.wait_for_selector("body[data-ready=true]")
         view.wait_drawn(0)
         page.click("canvas.plane", position={"x": 100, "y": 120})
-        page.wait_for_selector("#spectrum-readout:has-text('16 bands')")
-        readout = page.locator("#spectrum-readout").inner_text()
+        page.wait_for_selector("#viewer .spectrum-readout:has-text('16 bands')")
+        readout = page.locator("#viewer .spectrum-readout").inner_text()
         assert readout.startswith("pixel (y ") and "anomaly" in readout
         before, drawn = view.canvas("canvas.plane"), view.drawn()
-        page.locator("#band").fill("5")
+        page.locator("#viewer .band").fill("5")
         view.wait_drawn(drawn)
         assert view.canvas("canvas.plane") != before
-        caption = page.locator("#band-caption").inner_text()
+        caption = page.locator("#viewer .band-caption").inner_text()
         assert caption == "band 5" or caption.endswith(" nm")
         view.shot("viewer_run_cube.png")
         view.check_clean()

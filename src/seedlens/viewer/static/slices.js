@@ -66,10 +66,10 @@ export class SliceViewer {
     const controls = el("div", { class: "controls" });
     if (this.urls.heat && this.normalize) {
       const opacity = el("input", { type: "range", min: "0", max: "100", value: String(this.opacity * 100),
-                                    id: "opacity", "aria-label": "heatmap opacity" });
+                                    class: "opacity", "aria-label": "heatmap opacity" });
       opacity.addEventListener("input", () => { this.opacity = opacity.value / 100; this.redraw(); });
       controls.append(el("label", {}, "heatmap opacity ", opacity));
-      const select = el("select", { id: "normalize", "aria-label": "heatmap normalisation" });
+      const select = el("select", { class: "normalize", "aria-label": "heatmap normalisation" });
       for (const mode of this.info.heatmaps) {
         const option = el("option", { value: mode }, mode === "global" ? "global (comparable across samples)"
                                                                      : "local (this sample's own range)");
@@ -83,8 +83,8 @@ export class SliceViewer {
     }
     if (this.info.kind === "cube") {
       const band = el("input", { type: "range", min: "-1", max: String(this.info.bands - 1), value: "-1",
-                                 id: "band", "aria-label": "band" });
-      const caption = el("span", { id: "band-caption" }, this.bandCaption());
+                                 class: "band", "aria-label": "band" });
+      const caption = el("span", { class: "band-caption" }, this.bandCaption());
       band.addEventListener("input", () => {
         this.band = band.value < 0 ? null : Number(band.value);
         caption.textContent = this.bandCaption();
@@ -100,8 +100,8 @@ export class SliceViewer {
     for (const axis of axes) planes.append(this.panel(axis, spacing, PANEL_PX / extent));
     this.root.append(planes);
     if (this.info.kind === "cube") {
-      this.spectrumCanvas = el("canvas", { width: "520", height: "200", id: "spectrum", class: "plot" });
-      this.spectrumText = el("div", { id: "spectrum-readout", class: "readout" }, "click a pixel for its spectrum");
+      this.spectrumCanvas = el("canvas", { width: "520", height: "200", class: "plot spectrum-plot" });
+      this.spectrumText = el("div", { class: "readout spectrum-readout" }, "click a pixel for its spectrum");
       this.root.append(el("div", { class: "spectrum" }, this.spectrumCanvas, this.spectrumText));
     }
     this.refresh();
